@@ -1,0 +1,41 @@
+"""Python -> Bash -> Python hand-off through XCom (TaskFlow), with no Databricks involved."""
+
+from datetime import UTC, datetime
+
+from airflow.sdk import dag, task
+
+from dataplatform import load_environment
+from dataplatform.callbacks import default_args
+
+env = load_environment()
+
+
+@dag(
+    dag_id="generic_xcom_handoff",
+    schedule="@daily",
+    start_date=datetime(2025, 1, 1, tzinfo=UTC),
+    catchup=False,
+    default_args=default_args(env),
+    tags=["generic", "xcom"],
+)
+def xcom_handoff():
+    @task
+    def plan_batch(ds: str | None = None) -> dict[str, object]:
+        return {"batch_id": f"orders-{ds}", "files": ["orders.csv", "customers.csv", "payments.csv"]}
+
+    @task.bash
+    def count_files(batch: dict[str, object]) -> str:
+        # The last line printed becomes this task's XCom.
+        return f"echo {batch['batch_id']}; echo {len(batch['files'])}"
+
+    @task
+    def report(batch: dict[str, object], file_count: str) -> str:
+        if int(file_count) != len(batch["files"]):
+            raise ValueError(f"bash counted {file_count} files, expected {len(batch['files'])}")
+        return f"{batch['batch_id']}: {file_count} files"
+
+    batch = plan_batch()
+    report(batch, count_files(batch))
+
+
+xcom_handoff()

@@ -1,0 +1,193 @@
+"""The compute seam: start a Spark Connect compute for a cluster, give its URL, stop it.
+
+`SailEngine` (default) runs pysail's Rust Spark Connect server in a child process whose working
+directory is the warehouse, and keeps the table catalog through `catalog`. `JvmSparkEngine` runs
+Apache Spark's own Connect server with Delta and a Derby metastore under the state dir (its
+catalog persists natively); it needs SPARK_HOME and the Delta jars, so it is opt-in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Protocol
+
+from local_databricks import catalog
+from local_databricks.layout import StateLayout
+
+START_TIMEOUT_SECONDS = 60
+
+
+class Compute(Protocol):
+    url: str
+
+    def sync_catalog(self) -> None:
+        """Persist catalog changes so other computes see them."""
+
+    def stop(self) -> None: ...
+
+
+class Engine(Protocol):
+    name: str
+
+    def start(self, cluster_key: str, log_path: Path) -> Compute: ...
+
+
+class EngineStartError(RuntimeError):
+    pass
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """SIGTERM the child's process group, then SIGKILL what is left."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+class SailCompute:
+    def __init__(self, layout: StateLayout, log_path: Path) -> None:
+        self._layout = layout
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "local_databricks.sail_server"],
+                cwd=layout.warehouse,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,
+                env=os.environ | {"PYTHONPATH": child_pythonpath()},
+            )
+        try:
+            self.url = f"sc://127.0.0.1:{self._read_port(log_path)}"
+            self._known = catalog.restore(self.url, layout.catalog_file)
+        except BaseException:
+            _stop_group(self._proc)
+            raise
+
+    def _read_port(self, log_path: Path) -> int:
+        ready, _, _ = select.select([self._proc.stdout], [], [], START_TIMEOUT_SECONDS)
+        line = self._proc.stdout.readline() if ready else b""
+        if not line:
+            raise EngineStartError(f"Sail did not start; see {log_path}")
+        return json.loads(line)["port"]
+
+    def sync_catalog(self) -> None:
+        self._known = catalog.snapshot(
+            self.url, self._layout.catalog_file, self._layout.warehouse, self._known
+        )
+
+    def stop(self) -> None:
+        try:
+            if self._proc.poll() is None:
+                self.sync_catalog()
+        finally:
+            _stop_group(self._proc)
+
+
+class SailEngine:
+    name = "sail"
+
+    def __init__(self, layout: StateLayout) -> None:
+        self._layout = layout
+
+    def start(self, cluster_key: str, log_path: Path) -> Compute:
+        return SailCompute(self._layout, log_path)
+
+
+class JvmSparkCompute:
+    def __init__(self, layout: StateLayout, log_path: Path) -> None:
+        spark_home = os.environ.get("SPARK_HOME")
+        if not spark_home:
+            raise EngineStartError("the jvm engine needs SPARK_HOME pointing at a Spark 4 install")
+        port = _free_port()
+        confs = {
+            "spark.connect.grpc.binding.address": "127.0.0.1",
+            "spark.connect.grpc.binding.port": str(port),
+            "spark.sql.warehouse.dir": str(layout.warehouse),
+            "spark.sql.catalogImplementation": "hive",
+            "spark.hadoop.javax.jdo.option.ConnectionURL": (
+                f"jdbc:derby:;databaseName={layout.root / 'metastore_db'};create=true"
+            ),
+            "spark.jars.packages": os.environ.get(
+                "LOCAL_DATABRICKS_DELTA_PACKAGE", "io.delta:delta-spark_2.13:4.0.0"
+            ),
+            "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+            "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        }
+        args = [f"{spark_home}/sbin/start-connect-server.sh"]
+        for key, value in confs.items():
+            args += ["--conf", f"{key}={value}"]
+        with open(log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                args,
+                cwd=layout.root,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                env=os.environ | {"SPARK_NO_DAEMONIZE": "1"},
+            )
+        self.url = f"sc://127.0.0.1:{port}"
+        _wait_for_port(port, self._proc, log_path, timeout=180)
+
+    def sync_catalog(self) -> None:
+        """The Derby metastore already persists the catalog."""
+
+    def stop(self) -> None:
+        _stop_group(self._proc, grace=30)
+
+
+class JvmSparkEngine:
+    name = "jvm"
+
+    def __init__(self, layout: StateLayout) -> None:
+        self._layout = layout
+
+    def start(self, cluster_key: str, log_path: Path) -> Compute:
+        return JvmSparkCompute(self._layout, log_path)
+
+
+ENGINES = {"sail": SailEngine, "jvm": JvmSparkEngine}
+
+
+def make_engine(name: str, layout: StateLayout) -> Engine:
+    if name not in ENGINES:
+        raise ValueError(f"unknown engine {name!r}; choose one of {sorted(ENGINES)}")
+    return ENGINES[name](layout)
+
+
+def child_pythonpath() -> str:
+    """The directory holding the local_databricks package, for child processes."""
+    root = str(Path(__file__).resolve().parent.parent)
+    extra = os.environ.get("PYTHONPATH")
+    return f"{root}{os.pathsep}{extra}" if extra else root
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, log_path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise EngineStartError(f"Spark Connect server exited; see {log_path}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    _stop_group(proc)
+    raise EngineStartError(f"Spark Connect server not listening after {timeout}s; see {log_path}")

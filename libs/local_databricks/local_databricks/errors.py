@@ -1,0 +1,24 @@
+"""The Databricks error shape: an HTTP status plus {"error_code", "message"}."""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """Raised by handlers; the server turns it into the JSON error response."""
+
+    def __init__(self, status: int, error_code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+
+    def body(self) -> dict[str, str]:
+        return {"error_code": self.error_code, "message": self.message}
+
+
+def invalid(message: str) -> ApiError:
+    return ApiError(400, "INVALID_PARAMETER_VALUE", message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, "RESOURCE_DOES_NOT_EXIST", message)

@@ -1,0 +1,144 @@
+"""Runs one task run in a child process (own process group) and collects its outcome.
+
+`build_spec` turns a task definition plus the run's parameters into the child's spec
+(see task_runner); `TaskProcess` starts the child with SPARK_REMOTE set and kills its whole
+process group on cancel or timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local_databricks.engine import child_pythonpath
+
+LOG_TAIL_BYTES = 64 * 1024
+SUPPORTED_KINDS = ("notebook_task", "spark_python_task", "python_wheel_task")
+
+
+class UnsupportedTask(ValueError):
+    pass
+
+
+def task_kind(task: dict[str, Any]) -> str:
+    for kind in SUPPORTED_KINDS:
+        if kind in task:
+            return kind
+    kinds = [k for k in task if k.endswith("_task")]
+    raise UnsupportedTask(
+        f"Task {task.get('task_key')!r}: {kinds or 'no task type'} is not supported by the local "
+        f"emulator; use one of {', '.join(SUPPORTED_KINDS)}"
+    )
+
+
+def build_spec(task: dict[str, Any], params: dict[str, Any], task_dir: Path) -> dict[str, Any]:
+    """The child's spec: what to run with which parameters (run-now overrides applied)."""
+    kind = task_kind(task)
+    body = task[kind]
+    if kind == "notebook_task":
+        if body.get("source") == "GIT":
+            raise UnsupportedTask("notebook_task source GIT is not supported; use WORKSPACE")
+        parameters = {
+            **body.get("base_parameters", {}),
+            **params.get("job_parameters", {}),
+            **params.get("notebook_params", {}),
+        }
+        return {"kind": "notebook", "path": body["notebook_path"], "parameters": parameters}
+    if kind == "spark_python_task":
+        parameters = params.get("python_params") or body.get("parameters", [])
+        return {"kind": "python_file", "path": body["python_file"], "parameters": parameters}
+    wheels = [lib["whl"] for lib in task.get("libraries", []) if "whl" in lib]
+    if not wheels:
+        raise UnsupportedTask(
+            f"python_wheel_task {task.get('task_key')!r} needs libraries: [{{whl: <path>}}]"
+        )
+    return {
+        "kind": "wheel",
+        "package_name": body["package_name"],
+        "entry_point": body["entry_point"],
+        "parameters": params.get("python_params") or body.get("parameters", []),
+        "named_parameters": params.get("python_named_params") or body.get("named_parameters", {}),
+        "wheels": wheels,
+        "site_dir": str(task_dir / "site"),
+    }
+
+
+@dataclass
+class Outcome:
+    result_state: str  # SUCCESS, FAILED, CANCELED or TIMEDOUT
+    message: str
+    result: str | None = None
+    error: str | None = None
+    error_trace: str | None = None
+
+
+class TaskProcess:
+    def __init__(self, spec: dict[str, Any], task_dir: Path, spark_remote: str) -> None:
+        task_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = task_dir / "output.log"
+        self._result_file = task_dir / "result.json"
+        spec_file = task_dir / "spec.json"
+        spec_file.write_text(json.dumps(spec | {"result_file": str(self._result_file)}))
+        env = os.environ | {
+            "SPARK_REMOTE": spark_remote,
+            "PYTHONPATH": child_pythonpath(),
+            "PYTHONUNBUFFERED": "1",
+        }
+        with open(self.log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "local_databricks.task_runner", str(spec_file)],
+                cwd=task_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+            )
+
+    def wait(self, should_stop: Callable[[], str | None]) -> Outcome:
+        """Wait for the child; `should_stop` returns CANCELED/TIMEDOUT to kill it."""
+        while self._proc.poll() is None:
+            reason = should_stop()
+            if reason:
+                self.kill()
+                verb = "canceled" if reason == "CANCELED" else "timed out"
+                return Outcome(reason, f"Run {verb}")
+            time.sleep(0.1)
+        return self._outcome()
+
+    def kill(self) -> None:
+        if self._proc.poll() is None:
+            os.killpg(self._proc.pid, signal.SIGTERM)
+            try:
+                self._proc.wait(3)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait()
+
+    def _outcome(self) -> Outcome:
+        if not self._result_file.exists():
+            tail = log_tail(self.log_path)[0][-2000:]
+            error = f"Task process exited with code {self._proc.returncode}"
+            return Outcome("FAILED", error, error=error, error_trace=tail)
+        data = json.loads(self._result_file.read_text())
+        if self._proc.returncode == 0 and not data["error"]:
+            return Outcome("SUCCESS", "", result=data["result"])
+        return Outcome("FAILED", data["error"], error=data["error"], error_trace=data["error_trace"])
+
+
+def log_tail(path: Path) -> tuple[str, bool]:
+    """The last LOG_TAIL_BYTES of a task log, and whether it was truncated."""
+    if not path.exists():
+        return "", False
+    size = path.stat().st_size
+    with open(path, "rb") as log:
+        log.seek(max(0, size - LOG_TAIL_BYTES))
+        return log.read().decode("utf-8", "replace"), size > LOG_TAIL_BYTES

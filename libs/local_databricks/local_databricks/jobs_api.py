@@ -1,0 +1,242 @@
+"""Jobs API handlers (jobs/* and jobs/runs/*): thin over the job store and the scheduler."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from local_databricks.errors import ApiError, invalid, not_found
+from local_databricks.run_views import output_dict, run_dict, task_run_dict
+from local_databricks.scheduler import Run, Scheduler
+
+RUN_NOW_PARAMS = ("notebook_params", "python_params", "python_named_params", "job_parameters")
+
+
+class JobStore:
+    """Job definitions, kept in STATE_DIR/jobs.json so they survive a restart."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        data = json.loads(path.read_text()) if path.exists() else {"next_id": 1, "jobs": {}}
+        self._next_id: int = data["next_id"]
+        self.jobs: dict[int, dict[str, Any]] = {int(k): v for k, v in data["jobs"].items()}
+
+    def _save(self) -> None:
+        self._path.write_text(json.dumps({"next_id": self._next_id, "jobs": self.jobs}, indent=1))
+
+    def create(self, settings: dict[str, Any]) -> int:
+        with self._lock:
+            job_id, self._next_id = self._next_id, self._next_id + 1
+            self.jobs[job_id] = {"job_id": job_id, "settings": settings,
+                                 "created_time": int(time.time() * 1000),
+                                 "creator_user_name": "local@emulator", "runs": 0}
+            self._save()
+        return job_id
+
+    def get(self, job_id: int) -> dict[str, Any]:
+        if job_id not in self.jobs:
+            raise not_found(f"Job {job_id} does not exist.")
+        return self.jobs[job_id]
+
+    def put_settings(self, job_id: int, settings: dict[str, Any]) -> None:
+        with self._lock:
+            self.get(job_id)["settings"] = settings
+            self._save()
+
+    def next_run_number(self, job_id: int) -> int:
+        with self._lock:
+            job = self.get(job_id)
+            job["runs"] += 1
+            self._save()
+            return job["runs"]
+
+    def delete(self, job_id: int) -> None:
+        with self._lock:
+            self.get(job_id)
+            del self.jobs[job_id]
+            self._save()
+
+
+class JobsApi:
+    def __init__(self, jobs: JobStore, scheduler: Scheduler, base_url: str) -> None:
+        self.jobs, self.scheduler, self.base_url = jobs, scheduler, base_url
+        self._idempotency: dict[str, int] = {}
+
+    def routes(self) -> dict[tuple[str, str], tuple[str | None, Any]]:
+        """(HTTP method, path after /api/2.x/) -> (SDK JobsAPI method for validation, handler)."""
+        return {
+            ("POST", "jobs/create"): ("create", self.create),
+            ("POST", "jobs/reset"): ("reset", self.reset),
+            ("POST", "jobs/update"): ("update", self.update),
+            ("GET", "jobs/get"): ("get", self.get),
+            ("GET", "jobs/list"): ("list", self.list),
+            ("POST", "jobs/delete"): ("delete", self.delete),
+            ("POST", "jobs/run-now"): ("run_now", self.run_now),
+            ("POST", "jobs/runs/submit"): ("submit", self.submit),
+            ("GET", "jobs/runs/get"): ("get_run", self.get_run),
+            ("GET", "jobs/runs/get-output"): ("get_run_output", self.get_output),
+            ("POST", "jobs/runs/cancel"): ("cancel_run", self.cancel),
+            ("POST", "jobs/runs/cancel-all"): ("cancel_all_runs", self.cancel_all),
+            ("GET", "jobs/runs/list"): ("list_runs", self.list_runs),
+            ("POST", "jobs/runs/delete"): ("delete_run", self.delete_run),
+        }
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        body.pop("access_control_list", None)
+        _check_tasks(body.get("tasks", []))
+        return {"job_id": self.jobs.create(body)}
+
+    def reset(self, body: dict[str, Any]) -> dict[str, Any]:
+        _check_tasks(body["new_settings"].get("tasks", []))
+        self.jobs.put_settings(body["job_id"], body["new_settings"])
+        return {}
+
+    def update(self, body: dict[str, Any]) -> dict[str, Any]:
+        settings = dict(self.jobs.get(body["job_id"])["settings"])
+        settings.update(body.get("new_settings", {}))
+        for name in body.get("fields_to_remove", []):
+            settings.pop(name, None)
+        self.jobs.put_settings(body["job_id"], settings)
+        return {}
+
+    def get(self, body: dict[str, Any]) -> dict[str, Any]:
+        job = self.jobs.get(body["job_id"])
+        return {k: v for k, v in job.items() if k != "runs"}
+
+    def list(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = body.get("name")
+        found = []
+        for job in self.jobs.jobs.values():
+            if name and job["settings"].get("name", "").lower() != name.lower():
+                continue
+            settings = job["settings"]
+            if not body.get("expand_tasks"):
+                settings = {k: v for k, v in settings.items() if k not in ("tasks", "job_clusters")}
+            found.append({"job_id": job["job_id"], "settings": settings,
+                          "created_time": job["created_time"]})
+        offset, limit = body.get("offset", 0), body.get("limit") or 25
+        page = found[offset : offset + limit]
+        return {"jobs": page, "has_more": offset + limit < len(found)} if page else {}
+
+    def delete(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.jobs.delete(body["job_id"])
+        return {}
+
+    def run_now(self, body: dict[str, Any]) -> dict[str, Any]:
+        job_id = body["job_id"]
+        settings = self.jobs.get(job_id)["settings"]
+        tasks = settings.get("tasks", [])
+        if body.get("only"):
+            tasks = [t for t in tasks if t["task_key"] in body["only"]]
+        defaults = {p["name"]: p.get("default", "") for p in settings.get("parameters", [])}
+        params = {k: body[k] for k in RUN_NOW_PARAMS if body.get(k)}
+        if defaults or "job_parameters" in params:
+            params["job_parameters"] = defaults | params.get("job_parameters", {})
+        number = self.jobs.next_run_number(job_id)
+        run = self.scheduler.start(
+            run_name=settings.get("name", f"job-{job_id}"), tasks=tasks, job_id=job_id,
+            job_clusters=settings.get("job_clusters"), params=params,
+            timeout_seconds=settings.get("timeout_seconds", 0), number_in_job=number,
+        )
+        return {"run_id": run.run_id, "number_in_job": number}
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def submit(self, body: dict[str, Any]) -> dict[str, Any]:
+        token = body.get("idempotency_token")
+        if token and token in self._idempotency:
+            return {"run_id": self._idempotency[token]}
+        run_name = body.get("run_name", "Untitled")
+        tasks = body.get("tasks")
+        if not tasks:
+            legacy = {k: v for k, v in body.items() if k not in _SUBMIT_ENVELOPE}
+            tasks = [{"task_key": run_name, **legacy}]
+        _check_tasks(tasks)
+        run = self.scheduler.start(run_name=run_name, tasks=tasks,
+                                   timeout_seconds=body.get("timeout_seconds", 0))
+        if token:
+            self._idempotency[token] = run.run_id
+        return {"run_id": run.run_id}
+
+    def _find(self, run_id: int):
+        found = self.scheduler.find(run_id)
+        if found is None:
+            raise not_found(f"Run {run_id} does not exist.")
+        return found
+
+    def _run(self, run_id: int) -> Run:
+        run, task = self._find(run_id)
+        if task is not None:
+            raise invalid(f"Run {run_id} is a task run; pass the job run id {run.run_id}")
+        return run
+
+    def get_run(self, body: dict[str, Any]) -> dict[str, Any]:
+        run, task = self._find(body["run_id"])
+        if task is not None:
+            return task_run_dict(run, task, self.base_url)
+        return run_dict(run, self.base_url, include_history=body.get("include_history", False))
+
+    def get_output(self, body: dict[str, Any]) -> dict[str, Any]:
+        run, task = self._find(body["run_id"])
+        if task is None:
+            if len(run.tasks) != 1:
+                raise invalid(
+                    "Retrieving the output of runs with multiple tasks is not supported. "
+                    "Please retrieve the output of each individual task run instead."
+                )
+            task = run.tasks[0]
+        return output_dict(run, task, self.base_url)
+
+    def cancel(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.scheduler.cancel(self._run(body["run_id"]))
+        return {}
+
+    def cancel_all(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "job_id" not in body and not body.get("all_queued_runs"):
+            raise invalid("cancel-all needs job_id or all_queued_runs")
+        for run in list(self.scheduler.runs.values()):
+            if not run.done and ("job_id" not in body or run.job_id == body["job_id"]):
+                self.scheduler.cancel(run)
+        return {}
+
+    def list_runs(self, body: dict[str, Any]) -> dict[str, Any]:
+        runs = sorted(self.scheduler.runs.values(), key=lambda r: -r.start_time)
+        if "job_id" in body:
+            runs = [r for r in runs if r.job_id == body["job_id"]]
+        if body.get("active_only"):
+            runs = [r for r in runs if not r.done]
+        if body.get("completed_only"):
+            runs = [r for r in runs if r.done]
+        offset, limit = body.get("offset", 0), body.get("limit") or 25
+        page = [run_dict(r, self.base_url) for r in runs[offset : offset + limit]]
+        return {"runs": page, "has_more": offset + limit < len(runs)} if page else {}
+
+    def delete_run(self, body: dict[str, Any]) -> dict[str, Any]:
+        run = self._run(body["run_id"])
+        if not run.done:
+            raise ApiError(400, "INVALID_STATE", f"Run {run.run_id} is active; cancel it first")
+        self.scheduler.delete(run)
+        return {}
+
+
+_SUBMIT_ENVELOPE = {"run_name", "timeout_seconds", "idempotency_token", "access_control_list",
+                    "email_notifications", "webhook_notifications", "notification_settings",
+                    "health", "queue", "run_as", "budget_policy_id", "usage_policy_id",
+                    "environments", "git_source", "tasks"}
+
+
+def _check_tasks(tasks: list[dict[str, Any]]) -> None:
+    keys = [t["task_key"] for t in tasks]
+    if len(keys) != len(set(keys)):
+        raise invalid(f"Duplicate task_key in tasks: {keys}")
+    for task in tasks:
+        for dep in task.get("depends_on", []):
+            if dep["task_key"] not in keys:
+                raise invalid(f"Task {task['task_key']!r} depends on unknown task "
+                              f"{dep['task_key']!r}")

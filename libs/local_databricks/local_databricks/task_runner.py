@@ -1,0 +1,134 @@
+"""Child-process entry that runs one task run: `python -m local_databricks.task_runner SPEC.json`.
+
+The server writes the spec (what to run, resolved to local files) and reads back result.json:
+{"result": notebook exit value, "error": one line, "error_trace": traceback}. The exit code
+is 0 on success. SPARK_REMOTE points at the cluster's Spark Connect compute.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import os
+import runpy
+import sys
+import time
+import traceback
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from local_databricks.dbutils import DBUtils, NotebookExit
+from local_databricks.layout import StateLayout, notebook_language
+from local_databricks.notebook import NotebookRunner
+
+
+def _spark():
+    from pyspark.sql import SparkSession
+
+    return SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
+
+
+def _display(obj: Any) -> None:
+    """Notebook display(): print a DataFrame's rows, anything else as text."""
+    if hasattr(obj, "show"):
+        obj.show(truncate=False)
+    else:
+        print(obj)
+
+
+def run_notebook(spec: dict[str, Any], layout: StateLayout) -> str | None:
+    def load(path: str) -> tuple[str, str]:
+        local = layout.notebook_file(path)
+        if local is None:
+            raise FileNotFoundError(f"Notebook {path} not found in the workspace; import it first")
+        content = local.read_bytes()
+        return content.decode(), notebook_language(content) or "PYTHON"
+
+    dbutils = DBUtils(layout, spec["parameters"], Path(spec["taskvalues_dir"]), spec["task_key"])
+    namespace = {"__name__": "__main__", "spark": _spark(), "dbutils": dbutils, "display": _display}
+    try:
+        NotebookRunner(namespace, load).run(spec["path"])
+    except NotebookExit as exit_:
+        return exit_.value
+    return None
+
+
+def run_python_file(spec: dict[str, Any], layout: StateLayout) -> None:
+    local = layout.resolve(spec["path"])
+    if not local.is_file():
+        raise FileNotFoundError(f"Python file {spec['path']} not found (looked at {local})")
+    sys.argv = [str(local), *spec["parameters"]]
+    sys.path.insert(0, str(local.parent))
+    runpy.run_path(str(local), run_name="__main__")
+
+
+def run_wheel(spec: dict[str, Any], layout: StateLayout) -> None:
+    """Unpack the task's wheels into a per-run site dir (what an installer does for pure
+    wheels), then call the entry point the way Databricks does: the package's declared entry
+    point of that name, else the package attribute of that name."""
+    site = Path(spec["site_dir"])
+    for wheel in spec["wheels"]:
+        local = layout.resolve(wheel)
+        if not local.is_file():
+            raise FileNotFoundError(f"Wheel {wheel} not found (looked at {local}); upload it first")
+        with zipfile.ZipFile(local) as archive:
+            archive.extractall(site)
+    sys.path.insert(0, str(site))
+    importlib.invalidate_caches()
+    package, name = spec["package_name"], spec["entry_point"]
+    named = [f"--{k}={v}" for k, v in spec["named_parameters"].items()]
+    sys.argv = [package, *spec["parameters"], *named]
+    entry = _entry_point(site, package, name)
+    result = entry()
+    if isinstance(result, int) and result != 0:
+        raise SystemExit(result)
+
+
+def _entry_point(site: Path, package: str, name: str):
+    wanted = package.replace("-", "_").lower()
+    for dist in importlib.metadata.distributions(path=[str(site)]):
+        if dist.metadata["Name"].replace("-", "_").lower() == wanted:
+            for entry in dist.entry_points:
+                if entry.name == name:
+                    return entry.load()
+    module = importlib.import_module(wanted)
+    if not hasattr(module, name):
+        raise AttributeError(f"Package {package} has no entry point or function named {name!r}")
+    return getattr(module, name)
+
+
+RUNNERS = {"notebook": run_notebook, "python_file": run_python_file, "wheel": run_wheel}
+
+
+def main(spec_path: str) -> int:
+    spec = json.loads(Path(spec_path).read_text())
+    layout = StateLayout(Path(spec["state_dir"]))
+    result_file = Path(spec["result_file"])
+    outcome: dict[str, Any] = {"result": None, "error": None, "error_trace": None}
+    code = 0
+    try:
+        if spec.get("hang"):
+            print("Injected fault: this task hangs until cancelled or timed out", flush=True)
+            while True:
+                time.sleep(60)
+        outcome["result"] = RUNNERS[spec["kind"]](spec, layout)
+    except SystemExit as exit_:
+        if exit_.code not in (None, 0):
+            outcome["error"] = f"SystemExit: {exit_.code}"
+            outcome["error_trace"] = traceback.format_exc()
+            code = 1
+    except BaseException as error:  # noqa: BLE001 - every failure of user code is reported
+        outcome["error"] = f"{type(error).__name__}: {error}"
+        outcome["error_trace"] = traceback.format_exc()
+        traceback.print_exc()
+        code = 1
+    result_file.write_text(json.dumps(outcome))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
+
+
+if __name__ == "__main__":
+    os._exit(main(sys.argv[1]))

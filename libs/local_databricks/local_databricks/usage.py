@@ -1,0 +1,57 @@
+"""Cost accounting: how many clusters each run started and for how long they ran."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class ClusterUsage:
+    cluster_key: str
+    engine: str
+    started_at: float
+    stopped_at: float | None = None
+
+    def seconds(self) -> float:
+        return (self.stopped_at or time.time()) - self.started_at
+
+
+class UsageLedger:
+    """Per-run list of cluster lifetimes; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_run: dict[int, list[ClusterUsage]] = {}
+
+    def cluster_started(self, run_id: int, cluster_key: str, engine: str) -> ClusterUsage:
+        usage = ClusterUsage(cluster_key, engine, time.time())
+        with self._lock:
+            self._by_run.setdefault(run_id, []).append(usage)
+        return usage
+
+    def cluster_stopped(self, usage: ClusterUsage) -> None:
+        with self._lock:
+            usage.stopped_at = time.time()
+
+    def run_usage(self, run_id: int) -> dict[str, Any]:
+        with self._lock:
+            clusters = list(self._by_run.get(run_id, []))
+        return {
+            "run_id": run_id,
+            "cluster_starts": len(clusters),
+            "cluster_seconds": round(sum(c.seconds() for c in clusters), 3),
+            "clusters": [asdict(c) | {"seconds": round(c.seconds(), 3)} for c in clusters],
+        }
+
+    def totals(self) -> dict[str, Any]:
+        with self._lock:
+            run_ids = list(self._by_run)
+        runs = [self.run_usage(r) for r in run_ids]
+        return {
+            "cluster_starts": sum(r["cluster_starts"] for r in runs),
+            "cluster_seconds": round(sum(r["cluster_seconds"] for r in runs), 3),
+            "runs": runs,
+        }

@@ -1,0 +1,154 @@
+"""Workspace, DBFS and Files API handlers over the state directory's file stores."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+from pathlib import Path
+from typing import Any
+
+from local_databricks.errors import ApiError, invalid, not_found
+from local_databricks.layout import NOTEBOOK_HEADERS, StateLayout, notebook_language
+
+SOURCE_SUFFIXES = (".py", ".sql", ".scala", ".r")
+
+
+class WorkspaceApi:
+    def __init__(self, layout: StateLayout) -> None:
+        self.layout = layout
+
+    def routes(self) -> dict[tuple[str, str], tuple[tuple[str, str] | None, Any]]:
+        """(HTTP method, path after /api/2.x/) -> ((SDK API, method) for validation, handler)."""
+        return {
+            ("POST", "workspace/import"): (("workspace", "import_"), self.import_),
+            ("GET", "workspace/export"): (("workspace", "export"), self.export),
+            ("GET", "workspace/get-status"): (("workspace", "get_status"), self.get_status),
+            ("POST", "workspace/mkdirs"): (("workspace", "mkdirs"), self.mkdirs),
+            ("GET", "workspace/list"): (("workspace", "list"), self.list),
+            ("POST", "workspace/delete"): (("workspace", "delete"), self.delete),
+            ("POST", "dbfs/put"): (("dbfs", "put"), self.dbfs_put),
+            ("GET", "dbfs/get-status"): (("dbfs", "get_status"), self.dbfs_get_status),
+            ("POST", "dbfs/mkdirs"): (("dbfs", "mkdirs"), self.dbfs_mkdirs),
+        }
+
+    # -- workspace -------------------------------------------------------------------------
+
+    def import_(self, body: dict[str, Any]) -> dict[str, Any]:
+        path, fmt = body["path"], body.get("format", "SOURCE")
+        content = base64.b64decode(body.get("content", ""))
+        if fmt not in ("SOURCE", "AUTO", "RAW"):
+            raise invalid(f"Import format {fmt} is not supported locally; use SOURCE, AUTO or RAW")
+        language = notebook_language(content)
+        if fmt == "SOURCE":
+            language = body.get("language") or language
+            if not language:
+                raise invalid(f"Importing {path} as SOURCE needs 'language' or a notebook header")
+            if notebook_language(content) is None:
+                content = NOTEBOOK_HEADERS[language].encode() + b"\n" + content
+        elif fmt == "AUTO" and language and path.lower().endswith(SOURCE_SUFFIXES):
+            path = path.rsplit(".", 1)[0]
+        target = self.layout.workspace_path(path)
+        if target.exists() and not body.get("overwrite"):
+            raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"{path} already exists; set overwrite")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        return {}
+
+    def _existing(self, path: str) -> Path:
+        local = self.layout.workspace_path(path)
+        if not local.exists():
+            raise not_found(f"Path ({path}) doesn't exist.")
+        return local
+
+    def export(self, body: dict[str, Any]) -> dict[str, Any]:
+        local = self._existing(body["path"])
+        if local.is_dir():
+            raise invalid(f"{body['path']} is a directory; export files or notebooks")
+        content = local.read_bytes()
+        return {"content": base64.b64encode(content).decode(), "file_type": "py"}
+
+    def _status(self, path: str, local: Path) -> dict[str, Any]:
+        status = {"path": path, "object_id": abs(hash(str(local))) % 10**12}
+        if local.is_dir():
+            return status | {"object_type": "DIRECTORY"}
+        content = local.read_bytes()
+        language = notebook_language(content)
+        status |= {"size": len(content), "modified_at": int(local.stat().st_mtime * 1000)}
+        if language:
+            return status | {"object_type": "NOTEBOOK", "language": language}
+        return status | {"object_type": "FILE"}
+
+    def get_status(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._status(body["path"], self._existing(body["path"]))
+
+    def mkdirs(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.layout.workspace_path(body["path"]).mkdir(parents=True, exist_ok=True)
+        return {}
+
+    def list(self, body: dict[str, Any]) -> dict[str, Any]:
+        local = self._existing(body["path"])
+        prefix = body["path"].rstrip("/")
+        objects = [self._status(f"{prefix}/{child.name}", child) for child in sorted(local.iterdir())]
+        return {"objects": objects} if objects else {}
+
+    def delete(self, body: dict[str, Any]) -> dict[str, Any]:
+        local = self._existing(body["path"])
+        if local.is_dir():
+            if any(local.iterdir()) and not body.get("recursive"):
+                raise ApiError(400, "DIRECTORY_NOT_EMPTY", f"{body['path']} is not empty")
+            shutil.rmtree(local)
+        else:
+            local.unlink()
+        return {}
+
+    # -- dbfs ------------------------------------------------------------------------------
+
+    def _dbfs(self, path: str) -> Path:
+        return self.layout.resolve(path if path.startswith("dbfs:") else "dbfs:" + path)
+
+    def dbfs_put(self, body: dict[str, Any]) -> dict[str, Any]:
+        target = self._dbfs(body["path"])
+        if target.exists() and not body.get("overwrite"):
+            raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"{body['path']} already exists")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(base64.b64decode(body.get("contents", "")))
+        return {}
+
+    def dbfs_get_status(self, body: dict[str, Any]) -> dict[str, Any]:
+        local = self._dbfs(body["path"])
+        if not local.exists():
+            raise not_found(f"No file or directory exists on path {body['path']}.")
+        return {"path": body["path"], "is_dir": local.is_dir(),
+                "file_size": 0 if local.is_dir() else local.stat().st_size,
+                "modification_time": int(local.stat().st_mtime * 1000)}
+
+    def dbfs_mkdirs(self, body: dict[str, Any]) -> dict[str, Any]:
+        self._dbfs(body["path"]).mkdir(parents=True, exist_ok=True)
+        return {}
+
+    # -- files API (/api/2.0/fs/files/<path>, raw bodies) ----------------------------------
+
+    def files(self, method: str, path: str, query: dict[str, str], data: bytes
+              ) -> tuple[int, dict[str, str], bytes]:
+        local = self.layout.resolve(path)
+        if method == "PUT":
+            if local.exists() and query.get("overwrite", "false").lower() != "true":
+                raise ApiError(409, "ALREADY_EXISTS", f"{path} already exists; pass overwrite=true")
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(data)
+            return 204, {}, b""
+        if not local.is_file():
+            raise not_found(f"File {path} does not exist.")
+        if method == "DELETE":
+            local.unlink()
+            return 204, {}, b""
+        content = local.read_bytes()
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(content))}
+        return 200, headers, b"" if method == "HEAD" else content
+
+    def directories(self, method: str, path: str, query: dict[str, str], data: bytes
+                    ) -> tuple[int, dict[str, str], bytes]:
+        if method != "PUT":
+            raise ApiError(405, "NOT_IMPLEMENTED", f"{method} on fs/directories is not emulated")
+        self.layout.resolve(path).mkdir(parents=True, exist_ok=True)
+        return 204, {}, b""

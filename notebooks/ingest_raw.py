@@ -1,0 +1,66 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # Ingest raw orders, customers and payments
+# MAGIC Writes synthetic, deterministic rows for one logical date into `raw.customers`, `raw.orders`
+# MAGIC and `raw.payments` (Delta). A rerun for the same date replaces that date's rows
+# MAGIC (`replaceWhere` on `_ingest_date`), so Airflow retries and backfills are safe.
+
+# COMMAND ----------
+
+import random
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+dbutils.widgets.text("logical_date", "")  # noqa: F821 - dbutils is provided by Databricks
+logical_date = date.fromisoformat(dbutils.widgets.get("logical_date"))  # noqa: F821
+rng = random.Random(logical_date.toordinal())  # same date, same rows
+day_key = int(logical_date.strftime("%Y%m%d"))
+
+# COMMAND ----------
+
+CUSTOMERS = [
+    (1, "Ada Lovelace", "ada@example.com", "GB", date(2023, 1, 9)),
+    (2, "Grace Hopper", "grace@example.com", "US", date(2023, 3, 2)),
+    (3, "Kurt Goedel", "kurt@example.com", "DE", date(2023, 6, 17)),
+    (4, "Sophie Germain", "sophie@example.com", "FR", date(2024, 2, 11)),
+    (5, "Ken Thompson", "ken@example.com", "JP", date(2024, 9, 30)),
+]
+STATUSES = ["placed", "shipped", "completed", "completed", "returned"]
+METHODS = ["card", "bank_transfer", "gift_card"]
+
+customers = [(*customer, logical_date) for customer in CUSTOMERS]
+orders, payments = [], []
+for n in range(1, 7):
+    order_id = day_key * 100 + n
+    amount = Decimal(rng.randint(500, 25000)) / 100
+    status = rng.choice(STATUSES)
+    orders.append((order_id, rng.randint(1, 5), logical_date, status, amount, logical_date))
+    if status != "returned":
+        paid_at = datetime.combine(logical_date, time(8)) + timedelta(hours=n)
+        payments.append((order_id * 10 + 1, order_id, rng.choice(METHODS), amount, paid_at, logical_date))
+
+# COMMAND ----------
+
+SCHEMAS = {
+    "raw.customers": "customer_id BIGINT, name STRING, email STRING, country STRING, "
+    "signup_date DATE, _ingest_date DATE",
+    "raw.orders": "order_id BIGINT, customer_id BIGINT, order_date DATE, status STRING, "
+    "amount DECIMAL(12,2), _ingest_date DATE",
+    "raw.payments": "payment_id BIGINT, order_id BIGINT, payment_method STRING, "
+    "amount DECIMAL(12,2), paid_at TIMESTAMP, _ingest_date DATE",
+}
+ROWS = {"raw.customers": customers, "raw.orders": orders, "raw.payments": payments}
+
+spark.sql("CREATE SCHEMA IF NOT EXISTS raw")  # noqa: F821 - spark is provided by Databricks
+for table, schema in SCHEMAS.items():
+    frame = spark.createDataFrame(ROWS[table], schema)  # noqa: F821
+    writer = frame.write.format("delta")
+    if spark.catalog.tableExists(table):  # noqa: F821
+        writer = writer.mode("overwrite").option("replaceWhere", f"_ingest_date = '{logical_date}'")
+    writer.saveAsTable(table)
+
+# COMMAND ----------
+
+counts = {table: len(rows) for table, rows in ROWS.items()}
+print(f"ingested {counts} for {logical_date}")
+dbutils.notebook.exit(str(counts))  # noqa: F821

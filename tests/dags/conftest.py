@@ -1,0 +1,75 @@
+"""Airflow in a throw-away AIRFLOW_HOME, the DAG bundle per environment, and template rendering.
+
+No test here needs the metadata DB: DAGs are parsed with a DagBag and templates are rendered with
+the Task SDK's RuntimeTaskInstance, as a worker would, without SQLite init.
+"""
+
+import os
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "airflow" / "dags"
+LOGICAL_DATE = datetime(2025, 3, 14, 2, tzinfo=UTC)
+RUN_ID = "scheduled__2025-03-14T02:00:00+00:00"
+
+
+def pytest_configure(config):
+    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+
+
+@pytest.fixture
+def dag_bag(monkeypatch):
+    """Return ``load(env_name)``: a DagBag of the whole bundle parsed under that environment."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    def load(env_name: str = "local") -> DagBag:
+        monkeypatch.setenv("DATAPLATFORM_ENV", env_name)
+        return DagBag(dag_folder=DAGS_FOLDER, bundle_path=DAGS_FOLDER)
+
+    return load
+
+
+@pytest.fixture
+def render():
+    """Return ``render(task, run_id=..., try_number=..., clear_number=...)``: the task with its
+    template fields rendered for LOGICAL_DATE, as a worker renders them before execute()."""
+    from airflow.sdk.api.datamodels._generated import DagRun, TIRunContext
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    def _render(task, run_id=RUN_ID, try_number=1, clear_number=0):
+        dag_run = DagRun(
+            dag_id=task.dag_id,
+            run_id=run_id,
+            logical_date=LOGICAL_DATE,
+            data_interval_start=LOGICAL_DATE,
+            data_interval_end=LOGICAL_DATE,
+            run_after=LOGICAL_DATE,
+            start_date=LOGICAL_DATE,
+            end_date=None,
+            clear_number=clear_number,
+            run_type="scheduled",
+            state="running",
+            consumed_asset_events=[],
+            partition_key=None,
+        )
+        ti = RuntimeTaskInstance.model_construct(
+            id=uuid.uuid4(),
+            task_id=task.task_id,
+            dag_id=task.dag_id,
+            run_id=run_id,
+            try_number=try_number,
+            dag_version_id=uuid.uuid4(),
+            map_index=-1,
+            task=task,
+            max_tries=task.retries,
+            start_date=LOGICAL_DATE,
+            _ti_context_from_server=TIRunContext(dag_run=dag_run, max_tries=task.retries),
+        )
+        return ti.render_templates(context=ti.get_template_context())
+
+    return _render
