@@ -37,7 +37,9 @@ for n in range(1, 7):
     orders.append((order_id, rng.randint(1, 5), logical_date, status, amount, logical_date))
     if status != "returned":
         paid_at = datetime.combine(logical_date, time(8)) + timedelta(hours=n)
-        payments.append((order_id * 10 + 1, order_id, rng.choice(METHODS), amount, paid_at, logical_date))
+        payments.append(
+            (order_id * 10 + 1, order_id, rng.choice(METHODS), amount, paid_at, logical_date)
+        )
 
 # COMMAND ----------
 

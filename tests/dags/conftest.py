@@ -20,6 +20,7 @@ RUN_ID = "scheduled__2025-03-14T02:00:00+00:00"
 def pytest_configure(config):
     os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 
 
 @pytest.fixture
@@ -42,6 +43,7 @@ def render():
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
     def _render(task, run_id=RUN_ID, try_number=1, clear_number=0):
+        task = task.prepare_for_execution()  # rendering mutates: keep the DAG's task pristine
         dag_run = DagRun(
             dag_id=task.dag_id,
             run_id=run_id,

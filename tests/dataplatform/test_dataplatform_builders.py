@@ -50,7 +50,9 @@ def test_task_payloads_use_environment_paths():
         "entry_point": "dbt-runner",
         "parameters": ["build", "--target", "test"],
     }
-    assert wheel_library(env, "x.whl") == {"whl": "/Volumes/test/dataplatform/artifacts/wheels/x.whl"}
+    assert wheel_library(env, "x.whl") == {
+        "whl": "/Volumes/test/dataplatform/artifacts/wheels/x.whl"
+    }
 
 
 def test_default_args_backoff_and_alert_targets():

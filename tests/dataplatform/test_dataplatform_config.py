@@ -89,7 +89,11 @@ def test_valid_text_parses():
             "max_workers = 1",
             "prod.toml: cluster.autoscale.max_workers must be an integer >= min_workers, got 1",
         ),
-        ("retries = 2", "retries = true", "prod.toml: owner.retries must be an integer >= 0, got True"),
+        (
+            "retries = 2",
+            "retries = true",
+            "prod.toml: owner.retries must be an integer >= 0, got True",
+        ),
         ('conn_id = "databricks_prod"\n', "", "prod.toml: missing key databricks.conn_id"),
         ("[alerts]", "[alerts]\nslack = 'x'", "prod.toml: unknown key alerts.slack"),
         ("[dbt]", "[extra]\n[dbt]", "prod.toml: unknown key extra"),
@@ -107,7 +111,8 @@ def test_valid_text_parses():
         (
             "[alerts]",
             "[alerts]\nslack_conn_id = 'slack'",
-            "prod.toml: alerts.slack_channel must be set exactly when slack_conn_id is set, got None",
+            "prod.toml: alerts.slack_channel must be set exactly when slack_conn_id is set, "
+            "got None",
         ),
         (
             "[alerts]",

@@ -21,7 +21,10 @@ env = load_environment()
 def xcom_handoff():
     @task
     def plan_batch(ds: str | None = None) -> dict[str, object]:
-        return {"batch_id": f"orders-{ds}", "files": ["orders.csv", "customers.csv", "payments.csv"]}
+        return {
+            "batch_id": f"orders-{ds}",
+            "files": ["orders.csv", "customers.csv", "payments.csv"],
+        }
 
     @task.bash
     def count_files(batch: dict[str, object]) -> str:

@@ -1,4 +1,4 @@
-"""Checks the day's raw tables, then builds curated.daily_revenue: one Databricks job, one cluster."""
+"""Check the day's raw tables, then build curated.daily_revenue: one job, one cluster."""
 
 from datetime import UTC, datetime
 

@@ -66,9 +66,7 @@ class Databricks:
 @dataclass(frozen=True)
 class Autoscale:
     min_workers: int = _setting("an integer >= 0", lambda v, _: v >= 0)
-    max_workers: int = _setting(
-        "an integer >= min_workers", lambda v, t: v >= t["min_workers"]
-    )
+    max_workers: int = _setting("an integer >= min_workers", lambda v, t: v >= t["min_workers"])
 
 
 @dataclass(frozen=True)
@@ -110,7 +108,9 @@ class Dbt:
     """dbt target of this environment and the dbt-runner wheel file name (in wheel_dir)."""
 
     target: str = _setting("a non-empty string")
-    runner_wheel: str = _setting("a wheel file name ending in .whl", lambda v, _: v.endswith(".whl"))
+    runner_wheel: str = _setting(
+        "a wheel file name ending in .whl", lambda v, _: v.endswith(".whl")
+    )
 
 
 @dataclass(frozen=True)
@@ -126,14 +126,16 @@ class Environment:
 
 
 def load_environment(name: str | None = None) -> Environment:
-    """Return the environment ``name``, or the one named by ``$DATAPLATFORM_ENV`` (default local)."""
+    """Return environment ``name``, or the one named by ``$DATAPLATFORM_ENV`` (default local)."""
     return _load_packaged(name or os.environ.get(ENV_VAR, DEFAULT_ENVIRONMENT))
 
 
 def environment_names() -> list[str]:
     """Names of the environment files shipped with the package."""
     folder = resources.files("dataplatform").joinpath("environments")
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
 
 
 @functools.cache
@@ -155,7 +157,9 @@ def parse_environment(name: str, text: str, source: str) -> Environment:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from exc
     sections = {f.name for f in dataclasses.fields(Environment)} - {"name"}
     _reject_unknown(table, sections, source, prefix="")
-    values = {key: _build(_section_type(key), table.get(key), source, key) for key in sorted(sections)}
+    values = {
+        key: _build(_section_type(key), table.get(key), source, key) for key in sorted(sections)
+    }
     return Environment(name=name, **values)
 
 

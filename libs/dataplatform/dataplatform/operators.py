@@ -1,4 +1,4 @@
-"""Databricks operators preconfigured for an environment: deferrable, idempotent, on job clusters."""
+"""Databricks operators set up for an environment: deferrable, idempotent, on job clusters."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def submit_run(
     retry that re-submits gets the run it already started back from Databricks.
     """
     if len(task) != 1 or next(iter(task)) not in TASK_KINDS:
-        raise TypeError(f"submit_run({task_id!r}) needs exactly one of {TASK_KINDS}, got {list(task)}")
+        raise TypeError(
+            f"submit_run({task_id!r}) needs exactly one of {TASK_KINDS}, got {list(task)}"
+        )
     payload: dict[str, Any] = {
         "run_name": "{{ dag.dag_id }}.{{ task.task_id }}",
         "new_cluster": new_cluster(env),

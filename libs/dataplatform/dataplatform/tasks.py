@@ -20,7 +20,7 @@ LOGICAL_DATE_PARAMS = {"logical_date": "{{ ds }}", "run_id": "{{ run_id }}"}
 
 
 def notebook_path(env: Environment, notebook: str) -> str:
-    """Workspace path of a notebook from notebooks/ (``ingest_raw`` -> <notebook_dir>/ingest_raw)."""
+    """Workspace path of a notebook of notebooks/: ``ingest_raw`` -> <notebook_dir>/ingest_raw."""
     return f"{env.databricks.notebook_dir}/{notebook}"
 
 
@@ -41,7 +41,11 @@ def notebook_task(
 def python_wheel_task(
     package_name: str, entry_point: str, parameters: Sequence[str] = ()
 ) -> dict[str, Any]:
-    return {"package_name": package_name, "entry_point": entry_point, "parameters": list(parameters)}
+    return {
+        "package_name": package_name,
+        "entry_point": entry_point,
+        "parameters": list(parameters),
+    }
 
 
 def spark_python_task(

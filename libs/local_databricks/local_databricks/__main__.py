@@ -1,0 +1,74 @@
+"""Command line: `python -m local_databricks serve --port N --state-dir DIR [--token T]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from local_databricks.engine import ENGINES, make_engine
+from local_databricks.faults import FaultInjector, parse_cli_fault
+from local_databricks.jobs_api import JobsApi, JobStore
+from local_databricks.layout import StateLayout
+from local_databricks.scheduler import Scheduler
+from local_databricks.server import Emulator, make_server
+from local_databricks.usage import UsageLedger
+from local_databricks.workspace import WorkspaceApi
+
+
+def serve(args: argparse.Namespace) -> None:
+    layout = StateLayout(Path(args.state_dir).resolve()).create()
+    token = args.token or os.environ.get("LOCAL_DATABRICKS_TOKEN") or secrets.token_urlsafe(24)
+    faults = FaultInjector()
+    for text in args.fault:
+        faults.add(parse_cli_fault(text))
+    usage = UsageLedger()
+    scheduler = Scheduler(layout, make_engine(args.engine, layout), faults, usage)
+    jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, base_url="")
+    emulator = Emulator(token, scheduler, jobs_api, WorkspaceApi(layout), faults, usage)
+    httpd = make_server(args.host, args.port, emulator)
+    host, port = httpd.server_address[:2]
+    base_url = f"http://{host}:{port}"
+    jobs_api.base_url = base_url
+    info = {"url": base_url, "host": host, "port": port, "token": token, "pid": os.getpid()}
+    layout.server_file.write_text(json.dumps(info))
+    layout.server_file.chmod(0o600)
+    print(f"local databricks serving on {base_url} (state {layout.root})", flush=True)
+
+    def stop(signum, frame):
+        threading.Thread(target=httpd.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        httpd.serve_forever(poll_interval=0.2)
+    finally:
+        scheduler.shutdown()
+        httpd.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m local_databricks")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="run the Databricks API emulator")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve_cmd.add_argument("--state-dir", required=True)
+    serve_cmd.add_argument("--token", help="bearer token (default: LOCAL_DATABRICKS_TOKEN or random)")
+    serve_cmd.add_argument("--engine", default="sail", choices=sorted(ENGINES))
+    serve_cmd.add_argument("--fault", action="append", default=[],
+                           help="e.g. endpoint=jobs/runs/get,status=429,count=2 or run=fail")
+    args = parser.parse_args(argv)
+    try:
+        serve(args)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+
+
+if __name__ == "__main__":
+    main()
