@@ -71,7 +71,8 @@ def test_uv_pins_satisfy_the_in_file(resolve):
 @pytest.mark.parametrize("resolve", RESOLVES)
 def test_lockfile_was_generated_from_the_current_pins(resolve):
     metadata, _ = lockfile(resolve)
-    wanted = sorted(str(Requirement(r)) for r in requirement_lines(REQUIREMENTS / f"{resolve}.in"))
+    in_file = REQUIREMENTS / f"{resolve}.in"
+    wanted = sorted(str(Requirement(r)) for r in requirement_lines(in_file))
     locked_with = sorted(str(Requirement(r)) for r in metadata["generated_with_requirements"])
     assert locked_with == wanted, f"{resolve}.lock is stale against {resolve}.in: {fix(resolve)}"
     constraints = {

@@ -16,9 +16,13 @@ DAGS_FOLDER = Path(__file__).resolve().parents[2] / "airflow" / "dags"
 LOGICAL_DATE = datetime(2025, 3, 14, 2, tzinfo=UTC)
 RUN_ID = "scheduled__2025-03-14T02:00:00+00:00"
 
+TMP_HOME_PREFIX = os.path.join(tempfile.gettempdir(), "airflow-home-")
+
 
 def pytest_configure(config):
-    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
+    # One throw-away home per pytest process, shared by tests/dags and tests/dataplatform.
+    if not os.environ.get("AIRFLOW_HOME", "").startswith(TMP_HOME_PREFIX):
+        os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 

@@ -1,0 +1,87 @@
+"""The local stack: the Databricks emulator plus an embedded Airflow 3.3.1 on SQLite.
+
+    run-all   run every example DAG end to end once and print what each did (the main job)
+    up        start the stack for interactive use: Airflow UI on http://127.0.0.1:8080
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from local_stack.airflow_home import airflow_environment, migrate_database
+from local_stack.emulator_process import EmulatorEndpoint, EmulatorProcess
+from local_stack.run_all import default_logical_date, run_all, summary_table
+
+
+def publish(emulator: EmulatorEndpoint, notebooks: list[Path], wheels: list[Path]) -> None:
+    """Put the notebooks and wheels where the local environment's DAGs expect them."""
+    from databricks.sdk import WorkspaceClient
+    from dataplatform import load_environment
+    from deploy.workspace import publish_notebooks, publish_wheels
+
+    databricks = load_environment("local").databricks
+    client = WorkspaceClient(host=emulator.url, token=emulator.token, auth_type="pat")
+    notebooks_done = publish_notebooks(client, notebooks, databricks.notebook_dir)
+    wheels_done = publish_wheels(client, wheels, databricks.wheel_dir)
+    print(f"local stack: published {len(notebooks_done)} notebooks and {len(wheels_done)} wheels")
+
+
+def command_run_all(args: argparse.Namespace, emulator: EmulatorEndpoint) -> int:
+    migrate_started = time.monotonic()
+    migrate_database()
+    print(f"local stack: Airflow database ready in {time.monotonic() - migrate_started:.1f} s")
+    started = time.monotonic()
+    results = run_all(args.dags_folder, emulator, args.logical_date, args.dag)
+    print()
+    print(summary_table(results))
+    print(f"\n{len(results)} DAGs in {time.monotonic() - started:.1f} s; "
+          f"Databricks run pages on {emulator.url}")
+    return 0 if all(r.state == "success" for r in results) else 1
+
+
+def command_up(args: argparse.Namespace, emulator: EmulatorEndpoint) -> int:
+    """`airflow standalone` in this process group; Ctrl-C stops Airflow and the emulator."""
+    from airflow.cli.cli_parser import get_parser
+
+    print(f"local stack: emulator on {emulator.url}; Airflow UI on "
+          f"http://127.0.0.1:{os.environ['AIRFLOW__API__PORT']} (log in as admin, no password)")
+    parsed = get_parser().parse_args(["standalone"])
+    parsed.func(parsed)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="local_stack", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["run-all", "up"])
+    parser.add_argument("--emulator-pex", type=Path, required=True)
+    parser.add_argument("--state-dir", type=Path, default=Path(".state"))
+    parser.add_argument("--dags-folder", type=Path, default=Path("airflow/dags"))
+    parser.add_argument("--notebook", type=Path, action="append", default=[],
+                        help="a SOURCE notebook to publish (repeatable)")
+    parser.add_argument("--wheel", type=Path, action="append", default=[],
+                        help="a wheel to publish (repeatable)")
+    parser.add_argument("--dag", action="append", help="run only this DAG id (repeatable)")
+    parser.add_argument("--logical-date", type=datetime.fromisoformat,
+                        default=default_logical_date(), help="ISO date (default: yesterday, UTC)")
+    args = parser.parse_args(argv)
+    if args.logical_date.tzinfo is None:
+        parser.error("--logical-date needs a time zone, e.g. 2025-06-01T00:00:00+00:00")
+    state_dir = args.state_dir.resolve()
+    args.dags_folder = args.dags_folder.resolve()
+    emulator_process = EmulatorProcess(args.emulator_pex, state_dir / "databricks",
+                                       state_dir / "logs" / "emulator.log")
+    with emulator_process as emulator:
+        os.environ.update(airflow_environment(state_dir / "airflow", args.dags_folder, emulator))
+        publish(emulator, args.notebook, args.wheel)
+        if args.command == "run-all":
+            return command_run_all(args, emulator)
+        return command_up(args, emulator)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Environment for an embedded Airflow 3.3.1 on SQLite, pointed at the local emulator.
+
+Set before Airflow is imported: Airflow reads its configuration at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+from local_stack.emulator_process import EmulatorEndpoint
+
+
+def airflow_environment(
+    home: Path, dags_folder: Path, emulator: EmulatorEndpoint
+) -> dict[str, str]:
+    """Variables for the local stack; the Fernet key and API secrets are new on every start."""
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": os.environ.get("AIRFLOW_API_PORT", "8080"),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "8793",
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": "8794",
+        "AIRFLOW__API_AUTH__JWT_SECRET": Fernet.generate_key().decode(),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW_CONN_DATABRICKS_LOCAL": emulator.airflow_connection(),
+        "DATAPLATFORM_ENV": "local",
+    }
+
+
+def migrate_database() -> None:
+    """`airflow db migrate`, in this process (Airflow is already importable here)."""
+    from airflow.cli.cli_parser import get_parser
+
+    args = get_parser().parse_args(["db", "migrate"])
+    args.func(args)

@@ -1,0 +1,235 @@
+"""Prove an MWAA bundle installs and parses as it would on MWAA (Airflow 3.3.1, Python 3.12).
+
+    python -m mwaa.validate OUT_DIR --airflow-constraints PATH_OR_URL \
+        --essential-constraints PATH_OR_URL [--work-dir DIR]
+
+1. resolve requirements.txt with MWAA's constraints and plugins.zip's wheels, for Linux x86_64
+   wheels only (MWAA installs with pip on every start, within 9 minutes: no builds);
+2. build a clean venv of exactly that resolution (kept in --work-dir, keyed by its content, so a
+   rerun after a DAG fix reuses it);
+3. load dags/ with Airflow's DagBag in that venv, after sourcing startup.sh as MWAA does.
+Exit 0 when all pass, 1 naming the failing package or DAG file, 2 on a missing input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from uv import find_uv_bin
+
+from mwaa import AIRFLOW_CONSTRAINTS_URL, AIRFLOW_VERSION, MWAA_PLUGINS_DIR, PYTHON_VERSION
+from mwaa.artifacts import MANIFEST_NAME, manifest_mismatches
+from mwaa.inputs import InputError, existing_dir, existing_file, read_text, run_cli
+from mwaa.startup import run_sandboxed
+
+# Amazon Linux 2023 has glibc 2.34; uv then accepts exactly the wheels pip accepts there.
+PYTHON_PLATFORM = "x86_64-manylinux_2_34"
+BUNDLE_FILES = ("requirements.txt", "plugins.zip", "startup.sh", MANIFEST_NAME)
+
+# Runs inside the bundle's venv: MWAA's parse of the DAGs folder, reported as JSON.
+DAGBAG_PROBE = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+print(json.dumps({"dags": sorted(bag.dag_ids), "errors": bag.import_errors}))
+"""
+
+
+class ValidationError(Exception):
+    """The bundle would fail on MWAA; the message says where."""
+
+
+@contextmanager
+def step(title: str) -> Iterator[None]:
+    print(f"==> {title}", flush=True)
+    start = time.monotonic()
+    yield
+    print(f"    ok ({time.monotonic() - start:.1f} s)", flush=True)
+
+
+def uv(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [find_uv_bin(), *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+def python312() -> str:
+    """A CPython 3.12: pyenv's, then PATH's, then one uv knows about."""
+    pyenv = sorted(Path("/root/.pyenv/versions").glob(f"{PYTHON_VERSION}.*/bin/python3.12"))
+    found_here = [str(p) for p in pyenv] + [shutil.which(f"python{PYTHON_VERSION}") or ""]
+    if any(found_here):
+        return next(p for p in found_here if p)
+    found = uv("python", "find", PYTHON_VERSION)
+    if found.returncode == 0:
+        return found.stdout.strip()
+    raise InputError(
+        f"no Python {PYTHON_VERSION} found (pyenv, PATH, uv): install one, e.g. "
+        f"`uv python install {PYTHON_VERSION}`"
+    )
+
+
+def local_copy(path_or_url: str, what: str, target: Path) -> Path:
+    target.write_text(read_text(path_or_url, what), encoding="utf-8")
+    return target
+
+
+def mwaa_requirements(bundle: Path, plugins: Path, target: Path) -> Path:
+    """requirements.txt with MWAA's paths replaced by local ones, plus the Airflow MWAA runs.
+
+    The constraints URL must be the one this validator checks against; the local copy is
+    passed to uv with -c instead. MWAA's image also holds the Amazon provider and Celery: they
+    are left out, so a DAG that needs them without naming them fails here (stricter than MWAA).
+    """
+    lines = [f"apache-airflow=={AIRFLOW_VERSION}"]
+    for line in (bundle / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        option, _, value = line.strip().partition(" ")
+        if option in ("-c", "--constraint"):
+            if value.strip().strip("\"'") != AIRFLOW_CONSTRAINTS_URL:
+                raise ValidationError(
+                    f"requirements.txt constrains with {value} but MWAA {AIRFLOW_VERSION} "
+                    f"needs {AIRFLOW_CONSTRAINTS_URL}"
+                )
+        elif option in ("-f", "--find-links") and value.strip() == MWAA_PLUGINS_DIR:
+            lines.append(f"--find-links {plugins}")
+        else:
+            lines.append(line)
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def resolve(requirements: Path, constraints: list[Path], plugins: Path, lock: Path) -> None:
+    result = uv(
+        "pip", "compile", str(requirements), "--output-file", str(lock),
+        *(arg for c in constraints for arg in ("--constraint", str(c))),
+        "--find-links", str(plugins), "--only-binary", ":all:",
+        "--python-version", PYTHON_VERSION, "--python-platform", PYTHON_PLATFORM,
+        "--no-header", "--quiet",
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise ValidationError(
+            "requirements.txt cannot be installed on MWAA (Python "
+            f"{PYTHON_VERSION}, {PYTHON_PLATFORM}, wheels only, MWAA's constraints):\n"
+            + result.stderr.strip()
+        )
+
+
+def venv_for(lock: Path, plugins: Path, work: Path) -> Path:
+    """A venv holding exactly ``lock`` (+ the plugin wheels); reused when both are unchanged."""
+    key = hashlib.sha256(lock.read_bytes())
+    for wheel in sorted(plugins.glob("*.whl")):
+        key.update(wheel.name.encode() + wheel.read_bytes())
+    venv = work / f"venv-{key.hexdigest()[:16]}"
+    if (venv / "bin" / "python").exists():
+        print(f"    reusing {venv}")
+        return venv
+    building = Path(tempfile.mkdtemp(prefix=".venv-", dir=work))
+    try:
+        for args in (
+            ("venv", "--quiet", "--relocatable", "--python", python312(), str(building)),
+            ("pip", "sync", "--quiet", "--python", str(building / "bin" / "python"),
+             "--find-links", str(plugins), "--only-binary", ":all:", str(lock)),
+        ):  # fmt: skip
+            result = uv(*args)
+            if result.returncode != 0:
+                raise ValidationError(f"uv {args[0]} failed:\n{result.stderr.strip()}")
+        building.rename(venv)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return venv
+
+
+def load_dags(bundle: Path, venv: Path, plugins: Path, work: Path) -> list[str]:
+    """Parse dags/ with the bundle's startup.sh environment, as an MWAA scheduler does."""
+    exported = run_sandboxed(bundle / "startup.sh", "scheduler").exported
+    home = Path(tempfile.mkdtemp(prefix="airflow-home-", dir=work))
+    env = {
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": str(home),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(bundle / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "PYTHONDONTWRITEBYTECODE": "1",  # leave the bundle as built
+        **exported,
+    }
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", DAGBAG_PROBE, str(bundle / "dags")],
+        env=env, capture_output=True, text=True, check=False, cwd=home,
+    )  # fmt: skip
+    shutil.rmtree(home, ignore_errors=True)
+    if result.returncode != 0:
+        raise ValidationError(f"loading the DAGs crashed:\n{result.stderr.strip()[-4000:]}")
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    if report["errors"]:
+        details = "\n".join(f"--- {file}\n{error}" for file, error in report["errors"].items())
+        raise ValidationError(f"{len(report['errors'])} DAG file(s) fail to import:\n{details}")
+    if not report["dags"]:
+        raise ValidationError(f"no DAGs found in {bundle / 'dags'}")
+    return report["dags"]
+
+
+def validate(args: argparse.Namespace, work: Path) -> None:
+    bundle = existing_dir(args.bundle, "bundle").resolve()
+    for name in BUNDLE_FILES:
+        existing_file(bundle / name, "bundle file")
+    existing_dir(bundle / "dags", "bundle dags directory")
+    constraints = [
+        local_copy(args.airflow_constraints, "--airflow-constraints", work / "airflow.txt"),
+        local_copy(args.essential_constraints, "--essential-constraints", work / "essential.txt"),
+    ]
+    plugins = work / "plugins"
+    with step("check files against MANIFEST.json"):
+        changed = manifest_mismatches(bundle)
+        if changed:
+            raise ValidationError(f"files differ from {MANIFEST_NAME}: {', '.join(changed)}")
+    with step(f"unzip plugins.zip as MWAA does ({MWAA_PLUGINS_DIR})"):
+        shutil.rmtree(plugins, ignore_errors=True)
+        with zipfile.ZipFile(bundle / "plugins.zip") as archive:
+            archive.extractall(plugins)
+    lock = work / "resolved.txt"
+    with step(f"resolve requirements.txt for Python {PYTHON_VERSION} / {PYTHON_PLATFORM}"):
+        resolve(mwaa_requirements(bundle, plugins, work / "requirements.in"), constraints,
+                plugins, lock)  # fmt: skip
+        print(f"    {sum(1 for line in lock.read_text().splitlines() if '==' in line)} packages")
+    with step("build a clean venv from exactly that resolution"):
+        venv = venv_for(lock, plugins, work)
+    with step("load dags/ with Airflow's DagBag"):
+        dags = load_dags(bundle, venv, plugins, work)
+        print(f"    {len(dags)} DAG(s): {', '.join(dags)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mwaa.validate", description=__doc__)
+    parser.add_argument("bundle", help="the directory mwaa.build wrote")
+    parser.add_argument("--airflow-constraints", required=True, help="path or URL")
+    parser.add_argument("--essential-constraints", required=True, help="path or URL")
+    parser.add_argument("--work-dir", type=Path, help="keep resolutions and venvs here")
+    args = parser.parse_args(argv)
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="mwaa-validate-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        validate(args, work.resolve())
+    except ValidationError as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if args.work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print("bundle is valid for MWAA")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
