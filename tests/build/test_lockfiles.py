@@ -61,7 +61,7 @@ def test_uv_pins_satisfy_the_in_file(resolve):
     for line in requirement_lines(REQUIREMENTS / f"{resolve}.in"):
         requirement = Requirement(line)
         name = canonicalize_name(requirement.name)
-        assert name in pinned, f"{resolve}.txt does not pin {name} from {resolve}.in: {fix(resolve)}"
+        assert name in pinned, f"{resolve}.txt lacks {name} of {resolve}.in: {fix(resolve)}"
         assert requirement.specifier.contains(pinned[name], prereleases=True), (
             f"{resolve}.txt pins {name}=={pinned[name]}, outside {resolve}.in's "
             f"'{requirement.specifier}': {fix(resolve)}"
