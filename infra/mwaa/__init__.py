@@ -12,5 +12,22 @@ AIRFLOW_CONSTRAINTS_URL = (
     "https://raw.githubusercontent.com/apache/airflow/"
     f"constraints-{AIRFLOW_VERSION}/constraints-{PYTHON_VERSION}.txt"
 )
+# MWAA's own pins, published with the images MWAA runs.
+ESSENTIAL_CONSTRAINTS_URL = (
+    "https://raw.githubusercontent.com/aws/amazon-mwaa-docker-images/main/"
+    f"images/airflow/{AIRFLOW_VERSION}/etc/mwaa_essential_constraints.txt"
+)
 # MWAA unpacks plugins.zip here before installing requirements.txt.
 MWAA_PLUGINS_DIR = "/usr/local/airflow/plugins"
+
+
+def default_constraints() -> tuple[str, str]:
+    """(Airflow constraints, MWAA essential constraints): a local copy where MWAA_CONSTRAINTS_DIR
+    names one (offline builds and CI), else the published URLs."""
+    import os
+
+    local = os.environ.get("MWAA_CONSTRAINTS_DIR")
+    if local:
+        return (f"{local}/constraints-{PYTHON_VERSION}.txt",
+                f"{local}/mwaa_essential_constraints.txt")
+    return AIRFLOW_CONSTRAINTS_URL, ESSENTIAL_CONSTRAINTS_URL

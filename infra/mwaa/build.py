@@ -27,8 +27,14 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from mwaa import AIRFLOW_CONSTRAINTS_URL, AIRFLOW_VERSION, MWAA_PLUGINS_DIR, PYTHON_VERSION
-from mwaa import startup
+from mwaa import (
+    AIRFLOW_CONSTRAINTS_URL,
+    AIRFLOW_VERSION,
+    MWAA_PLUGINS_DIR,
+    PYTHON_VERSION,
+    default_constraints,
+    startup,
+)
 from mwaa.artifacts import FILE_MODE, SCRIPT_MODE, write_manifest, write_zip
 from mwaa.inputs import (
     InputError,
@@ -211,13 +217,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dags-dir", required=True, help="the DAG files tree")
     parser.add_argument("--wheel", action="append", default=[], help="a project wheel (repeat)")
     parser.add_argument("--resolve-pins", required=True, help="uv-compiled pins, e.g. airflow.txt")
+    airflow_constraints, essential_constraints = default_constraints()
     parser.add_argument(
-        "--airflow-constraints", required=True, help=f"path or URL of {AIRFLOW_CONSTRAINTS_URL}"
+        "--airflow-constraints", default=airflow_constraints,
+        help="path or URL of Airflow's constraints (default: $MWAA_CONSTRAINTS_DIR or the "
+        "published file: %(default)s)",
     )
     parser.add_argument(
-        "--essential-constraints",
-        required=True,
-        help="path or URL of MWAA's mwaa_essential_constraints.txt",
+        "--essential-constraints", default=essential_constraints,
+        help="path or URL of MWAA's mwaa_essential_constraints.txt (default: %(default)s)",
     )
     parser.add_argument(
         "--extra-file",

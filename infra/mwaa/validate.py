@@ -29,7 +29,13 @@ from pathlib import Path
 
 from uv import find_uv_bin
 
-from mwaa import AIRFLOW_CONSTRAINTS_URL, AIRFLOW_VERSION, MWAA_PLUGINS_DIR, PYTHON_VERSION
+from mwaa import (
+    AIRFLOW_CONSTRAINTS_URL,
+    AIRFLOW_VERSION,
+    MWAA_PLUGINS_DIR,
+    PYTHON_VERSION,
+    default_constraints,
+)
 from mwaa.artifacts import MANIFEST_NAME, manifest_mismatches
 from mwaa.inputs import InputError, existing_dir, existing_file, read_text, run_cli
 from mwaa.startup import run_sandboxed
@@ -59,18 +65,18 @@ def step(title: str) -> Iterator[None]:
     print(f"    ok ({time.monotonic() - start:.1f} s)", flush=True)
 
 
-def uv(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [find_uv_bin(), *args], cwd=cwd, capture_output=True, text=True, check=False
-    )
+def uv(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([find_uv_bin(), *args], capture_output=True, text=True, check=False)
 
 
 def python312() -> str:
     """A CPython 3.12: pyenv's, then PATH's, then one uv knows about."""
     pyenv = sorted(Path("/root/.pyenv/versions").glob(f"{PYTHON_VERSION}.*/bin/python3.12"))
-    found_here = [str(p) for p in pyenv] + [shutil.which(f"python{PYTHON_VERSION}") or ""]
-    if any(found_here):
-        return next(p for p in found_here if p)
+    if pyenv:
+        return str(pyenv[-1])
+    on_path = shutil.which(f"python{PYTHON_VERSION}")
+    if on_path:
+        return on_path
     found = uv("python", "find", PYTHON_VERSION)
     if found.returncode == 0:
         return found.stdout.strip()
@@ -213,8 +219,11 @@ def validate(args: argparse.Namespace, work: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mwaa.validate", description=__doc__)
     parser.add_argument("bundle", help="the directory mwaa.build wrote")
-    parser.add_argument("--airflow-constraints", required=True, help="path or URL")
-    parser.add_argument("--essential-constraints", required=True, help="path or URL")
+    airflow_constraints, essential_constraints = default_constraints()
+    parser.add_argument("--airflow-constraints", default=airflow_constraints,
+                        help="path or URL (default: %(default)s)")
+    parser.add_argument("--essential-constraints", default=essential_constraints,
+                        help="path or URL (default: %(default)s)")
     parser.add_argument("--work-dir", type=Path, help="keep resolutions and venvs here")
     args = parser.parse_args(argv)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="mwaa-validate-"))

@@ -23,7 +23,7 @@ def test_relock_refuses_an_unknown_resolve():
         capture_output=True, text=True,
     )
     assert result.returncode == 2
-    assert "unknown resolve spark; known resolves are airflow, databricks, tools" in result.stderr
+    assert "unknown resolve spark; known resolves are airflow, benchmarks, databricks, tools" in result.stderr
 
 
 def test_relock_refuses_a_missing_constraints_file(tmp_path):

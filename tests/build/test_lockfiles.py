@@ -16,8 +16,15 @@ RESOLVES = sorted(p.stem for p in REQUIREMENTS.glob("*.in"))
 
 
 def requirement_lines(path: Path) -> list[str]:
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return [line for line in lines if line and not line.startswith("-")]
+    """Requirements of a requirements file, following `-r other.in` includes."""
+    result = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("-r "):
+            result += requirement_lines(path.parent / line[3:].strip())
+        elif line and not line.startswith("-"):
+            result.append(line)
+    return result
 
 
 def pins(path: Path) -> dict[str, str]:
@@ -49,7 +56,7 @@ def fix(resolve: str) -> str:
 
 def test_every_resolve_in_pants_toml_has_pins():
     pants_toml = Path("pants.toml").read_text()
-    assert RESOLVES == ["airflow", "databricks", "tools"]
+    assert RESOLVES == ["airflow", "benchmarks", "databricks", "tools"]
     for resolve in RESOLVES:
         assert f'{resolve} = "3rdparty/python/{resolve}.lock"' in pants_toml
         assert f'{resolve} = "3rdparty/python/{resolve}.txt"' in pants_toml

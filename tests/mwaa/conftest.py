@@ -5,17 +5,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import mwaa
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# The checkout; under Pants the sandbox root (the working directory), as it strips source roots.
+REPO_ROOT = next(
+    p
+    for p in (Path.cwd(), *Path(__file__).resolve().parents)
+    if (p / "3rdparty" / "python" / "airflow.txt").is_file()
+)
 AIRFLOW_PINS = REPO_ROOT / "3rdparty" / "python" / "airflow.txt"
-INFRA = REPO_ROOT / "infra"
+# Where the `mwaa` package is importable from, for the CLIs run as subprocesses.
+MWAA_SOURCE_ROOT = Path(mwaa.__file__).resolve().parents[1]
 
 # A DAG as the project writes them: the Databricks provider plus the project's own wheel.
 PROBE_DAG = """\
@@ -48,7 +56,37 @@ def constraints_dir() -> Path:
 def uv_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment for mwaa.validate: one uv cache per session unless UV_CACHE_DIR is set."""
     cache = os.environ.get("UV_CACHE_DIR") or str(tmp_path_factory.mktemp("uv-cache"))
-    return os.environ | {"UV_CACHE_DIR": cache, "PYTHONPATH": str(INFRA)}
+    return os.environ | {"UV_CACHE_DIR": cache, "PYTHONPATH": str(MWAA_SOURCE_ROOT)}
+
+
+@pytest.fixture(scope="session")
+def tool() -> Callable[[str], str]:
+    """Finds a linter installed beside this interpreter (the tools resolve) or on PATH."""
+
+    def find(name: str) -> str:
+        here = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        found = shutil.which(name, path=here)
+        if found is None:
+            pytest.fail(f"{name} not found: install the tools resolve (3rdparty/python/tools.txt)")
+        return found
+
+    return find
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def airflow_pins() -> Path:
+    """The real uv-compiled pins of the airflow resolve."""
+    return AIRFLOW_PINS
+
+
+@pytest.fixture(scope="session")
+def probe_dag() -> str:
+    return PROBE_DAG
 
 
 def make_wheel(folder: Path, name: str, version: str, files: dict[str, str]) -> Path:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
-from conftest import AIRFLOW_PINS, BuildBundle
+BuildBundle = Callable[..., subprocess.CompletedProcess[str]]
+
 
 CONSTRAINTS_URL = (
     "https://raw.githubusercontent.com/apache/airflow/constraints-3.3.1/constraints-3.12.txt"
@@ -69,7 +72,7 @@ def test_bundle_layout_and_manifest(build_bundle: BuildBundle, tmp_path: Path) -
 
 
 def test_requirements_name_only_what_mwaa_does_not_fix(
-    build_bundle: BuildBundle, tmp_path: Path, constraints_dir: Path
+    build_bundle: BuildBundle, tmp_path: Path, constraints_dir: Path, airflow_pins: Path
 ) -> None:
     out = tmp_path / "bundle"
     assert build_bundle(out).returncode == 0
@@ -80,7 +83,7 @@ def test_requirements_name_only_what_mwaa_does_not_fix(
     pins = {line.split("==")[0]: line.split("==")[1] for line in lines[2:]}
     resolve = {
         line.split("==")[0]: line.split("==")[1]
-        for line in AIRFLOW_PINS.read_text().splitlines()
+        for line in airflow_pins.read_text().splitlines()
         if "==" in line and not line.startswith((" ", "#"))
     }
     essential = (constraints_dir / "mwaa_essential_constraints.txt").read_text().lower()
@@ -96,9 +99,11 @@ def test_requirements_name_only_what_mwaa_does_not_fix(
     assert pins["databricks-sdk"] == resolve["databricks-sdk"]
 
 
-def test_pin_that_mwaa_overrides_stops_the_build(build_bundle: BuildBundle, tmp_path: Path) -> None:
+def test_pin_that_mwaa_overrides_stops_the_build(
+    build_bundle: BuildBundle, tmp_path: Path, airflow_pins: Path
+) -> None:
     pins = tmp_path / "pins.txt"
-    pins.write_text(AIRFLOW_PINS.read_text() + "flask==2.2.5\n")
+    pins.write_text(airflow_pins.read_text() + "flask==2.2.5\n")
     result = build_bundle(tmp_path / "bundle", pins=pins)
     assert result.returncode == 2
     assert "flask==2.2.5" in result.stderr and "Flask==3.1.3" in result.stderr

@@ -22,6 +22,7 @@ from pants.core.goals.package import (
 from pants.core.target_types import FileSourceField, ResourceSourceField
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
 from pants.engine.addresses import Addresses, UnparsedAddressInputs
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import Digest, MergeDigests
 from pants.engine.process import ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
@@ -70,6 +71,11 @@ class BuildStepPackagesField(SpecialCasedDependencies):
     help = "Targets to `package` first; their artifacts are in the sandbox at their dist/ paths."
 
 
+class BuildStepEnvVarsField(StringSequenceField):
+    alias = "extra_env_vars"
+    help = "Environment variables passed through from Pants' environment, `NAME` or `NAME=value`."
+
+
 class BuildStepDependencies(Dependencies):
     help = "Targets whose sources (files, resources, python sources) the step reads."
 
@@ -83,6 +89,7 @@ class BuildStepTarget(Target):
         BuildStepArgsField,
         BuildStepOutputsField,
         BuildStepPackagesField,
+        BuildStepEnvVarsField,
         BuildStepDependencies,
     )
     help = __doc__
@@ -97,6 +104,7 @@ class BuildStepFieldSet(PackageFieldSet):
     args: BuildStepArgsField
     outputs: BuildStepOutputsField
     packages: BuildStepPackagesField
+    extra_env_vars: BuildStepEnvVarsField
     dependencies: BuildStepDependencies
 
 
@@ -142,6 +150,9 @@ async def package_build_step(field_set: BuildStepFieldSet) -> BuiltPackage:
         Digest,
         MergeDigests([sources.snapshot.digest, *(package.digest for package in packages)]),
     )
+    env = await Get(
+        EnvironmentVars, EnvironmentVarsRequest(tuple(field_set.extra_env_vars.value or ()))
+    )
     outputs = tuple(field_set.outputs.value or ())
     result = await Get(
         ProcessResult,
@@ -149,6 +160,7 @@ async def package_build_step(field_set: BuildStepFieldSet) -> BuiltPackage:
             tool,
             argv=tuple(field_set.args.value or ()),
             input_digest=input_digest,
+            extra_env=env,
             output_directories=outputs,
             description=f"{field_set.address}: python -m {field_set.module.value}",
         ),

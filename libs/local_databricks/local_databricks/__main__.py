@@ -1,4 +1,9 @@
-"""Command line: `python -m local_databricks serve --port N --state-dir DIR [--token T]`."""
+"""Command line.
+
+`python -m local_databricks serve --port N --state-dir DIR [--token T]`: the API server.
+`python -m local_databricks compute --state-dir DIR`: one compute for tools such as dbt; prints
+{"spark_remote": ...} (also written to DIR/compute.json).
+"""
 
 from __future__ import annotations
 
@@ -52,6 +57,25 @@ def serve(args: argparse.Namespace) -> None:
         httpd.server_close()
 
 
+def compute(args: argparse.Namespace) -> None:
+    """Start one compute with the warehouse catalog restored (e.g. for dbt's session method),
+    print its SPARK_REMOTE, and serve until SIGTERM, journalling the catalog on the way out."""
+    layout = StateLayout(Path(args.state_dir).resolve()).create()
+    engine = make_engine(args.engine, layout)
+    spark_compute = engine.start("standalone", layout.runs / "standalone-compute.log")
+    info = {"spark_remote": spark_compute.url, "pid": os.getpid()}
+    (layout.root / "compute.json").write_text(json.dumps(info))
+    print(json.dumps(info), flush=True)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    try:
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        spark_compute.stop()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m local_databricks")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -59,13 +83,22 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=0, help="0 picks a free port")
     serve_cmd.add_argument("--state-dir", required=True)
-    serve_cmd.add_argument("--token", help="bearer token (default: LOCAL_DATABRICKS_TOKEN or random)")
+    serve_cmd.add_argument(
+        "--token", help="bearer token (default: LOCAL_DATABRICKS_TOKEN or random)"
+    )
     serve_cmd.add_argument("--engine", default="sail", choices=sorted(ENGINES))
-    serve_cmd.add_argument("--fault", action="append", default=[],
-                           help="e.g. endpoint=jobs/runs/get,status=429,count=2 or run=fail")
+    serve_cmd.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        help="e.g. endpoint=jobs/runs/get,status=429,count=2 or run=fail",
+    )
+    compute_cmd = commands.add_parser("compute", help="run one Spark Connect compute")
+    compute_cmd.add_argument("--state-dir", required=True)
+    compute_cmd.add_argument("--engine", default="sail", choices=sorted(ENGINES))
     args = parser.parse_args(argv)
     try:
-        serve(args)
+        {"serve": serve, "compute": compute}[args.command](args)
     except ValueError as error:
         sys.exit(f"error: {error}")
 

@@ -1,7 +1,9 @@
 """Keeps the Sail table catalog across compute restarts.
 
-Sail 0.7's only local catalog is in memory (its other catalog types are remote services: Unity,
-Glue, Hive metastore, Iceberg REST), and a managed table's directory is named
+Sail 0.7's only local catalog is in memory and per Spark Connect session (its other catalog
+types are remote services: Unity, Glue, Hive metastore, Iceberg REST). Within one compute, all
+clients share one session (the engine puts `session_id` in the URL), which gives the tasks of a
+job cluster one catalog like a real cluster. Across computes: a managed table's directory is named
 `<table>-<uuid>` without its database, so the catalog cannot be rebuilt from directories alone.
 So the catalog is journalled: after each task the compute's tables (database, name, location)
 are merged into warehouse/_catalog.json, and a new compute registers them again as external
@@ -22,6 +24,12 @@ from pyspark.sql import SparkSession
 
 def _session(url: str) -> SparkSession:
     return SparkSession.builder.remote(url).create()
+
+
+def _close(spark: SparkSession) -> None:
+    """Close the connection but keep the server-side session (and its catalog) alive:
+    `stop()` would release the session the compute's tasks share."""
+    spark.client.close()
 
 
 def _quote(name: str) -> str:
@@ -66,11 +74,11 @@ def restore(url: str, catalog_file: Path) -> set[str]:
             registered.add(key)
         return registered
     finally:
-        spark.stop()
+        _close(spark)
 
 
 def snapshot(url: str, catalog_file: Path, warehouse: Path, known: set[str]) -> set[str]:
-    """Merge this compute's Delta tables into the journal; tables in `known` but gone are dropped."""
+    """Merge this compute's Delta tables into the journal; drop tables of `known` now gone."""
     spark = _session(url)
     try:
         current = {}
@@ -88,7 +96,7 @@ def snapshot(url: str, catalog_file: Path, warehouse: Path, known: set[str]) -> 
                     "location": str(location if location.is_absolute() else warehouse / location),
                 }
     finally:
-        spark.stop()
+        _close(spark)
     with _locked(catalog_file):
         tables = _load(catalog_file)
         for key in known - current.keys():

@@ -33,7 +33,13 @@ class Widgets:
     def text(self, name: str, defaultValue: str = "", label: str | None = None) -> None:  # noqa: N803
         self._defaults[name] = defaultValue
 
-    def dropdown(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:  # noqa: N803, E501
+    def dropdown(
+        self,
+        name: str,
+        defaultValue: str,  # noqa: N803
+        choices: list[str],
+        label: str | None = None,
+    ) -> None:
         self._defaults[name] = defaultValue
 
     combobox = dropdown
@@ -135,13 +141,18 @@ class FsUtils:
         self._layout = layout
 
     def _local(self, path: str) -> Path:
-        return self._layout.resolve(path if ":" in path or path.startswith("/Volumes/") else "dbfs:" + path)
+        return self._layout.resolve(
+            path if ":" in path or path.startswith("/Volumes/") else "dbfs:" + path
+        )
 
     def ls(self, path: str) -> list[FileInfo]:
         entries = sorted(self._local(path).iterdir())
         return [
-            FileInfo(path=f"{path.rstrip('/')}/{p.name}" + ("/" if p.is_dir() else ""), name=p.name,
-                     size=0 if p.is_dir() else p.stat().st_size)
+            FileInfo(
+                path=f"{path.rstrip('/')}/{p.name}" + ("/" if p.is_dir() else ""),
+                name=p.name,
+                size=0 if p.is_dir() else p.stat().st_size,
+            )
             for p in entries
         ]
 
@@ -181,8 +192,9 @@ class FsUtils:
 
 
 class DBUtils:
-    def __init__(self, layout: StateLayout, parameters: dict[str, str], taskvalues_dir: Path,
-                 task_key: str) -> None:
+    def __init__(
+        self, layout: StateLayout, parameters: dict[str, str], taskvalues_dir: Path, task_key: str
+    ) -> None:
         self.widgets = Widgets(parameters)
         self.notebook = NotebookUtils()
         self.jobs = JobsUtils(TaskValues(taskvalues_dir, task_key))

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Protocol
 
@@ -70,7 +71,9 @@ class SailCompute:
                 env=os.environ | {"PYTHONPATH": child_pythonpath()},
             )
         try:
-            self.url = f"sc://127.0.0.1:{self._read_port(log_path)}"
+            # One server-side session per compute: Sail's catalog lives in the session.
+            port = self._read_port(log_path)
+            self.url = f"sc://127.0.0.1:{port}/;session_id={uuid.uuid4()}"
             self._known = catalog.restore(self.url, layout.catalog_file)
         except BaseException:
             _stop_group(self._proc)

@@ -24,7 +24,7 @@ LOG_TAIL_BYTES = 64 * 1024
 SUPPORTED_KINDS = ("notebook_task", "spark_python_task", "python_wheel_task")
 
 
-class UnsupportedTask(ValueError):
+class UnsupportedTaskError(ValueError):
     pass
 
 
@@ -33,7 +33,7 @@ def task_kind(task: dict[str, Any]) -> str:
         if kind in task:
             return kind
     kinds = [k for k in task if k.endswith("_task")]
-    raise UnsupportedTask(
+    raise UnsupportedTaskError(
         f"Task {task.get('task_key')!r}: {kinds or 'no task type'} is not supported by the local "
         f"emulator; use one of {', '.join(SUPPORTED_KINDS)}"
     )
@@ -45,7 +45,7 @@ def build_spec(task: dict[str, Any], params: dict[str, Any], task_dir: Path) -> 
     body = task[kind]
     if kind == "notebook_task":
         if body.get("source") == "GIT":
-            raise UnsupportedTask("notebook_task source GIT is not supported; use WORKSPACE")
+            raise UnsupportedTaskError("notebook_task source GIT is not supported; use WORKSPACE")
         parameters = {
             **body.get("base_parameters", {}),
             **params.get("job_parameters", {}),
@@ -57,7 +57,7 @@ def build_spec(task: dict[str, Any], params: dict[str, Any], task_dir: Path) -> 
         return {"kind": "python_file", "path": body["python_file"], "parameters": parameters}
     wheels = [lib["whl"] for lib in task.get("libraries", []) if "whl" in lib]
     if not wheels:
-        raise UnsupportedTask(
+        raise UnsupportedTaskError(
             f"python_wheel_task {task.get('task_key')!r} needs libraries: [{{whl: <path>}}]"
         )
     return {
@@ -131,7 +131,9 @@ class TaskProcess:
         data = json.loads(self._result_file.read_text())
         if self._proc.returncode == 0 and not data["error"]:
             return Outcome("SUCCESS", "", result=data["result"])
-        return Outcome("FAILED", data["error"], error=data["error"], error_trace=data["error_trace"])
+        return Outcome(
+            "FAILED", data["error"], error=data["error"], error_trace=data["error_trace"]
+        )
 
 
 def log_tail(path: Path) -> tuple[str, bool]:

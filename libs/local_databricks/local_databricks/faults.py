@@ -1,11 +1,11 @@
-"""Fault injection: make the emulator misbehave on purpose, so retries and failure paths can be tested.
+"""Fault injection: make the emulator misbehave on purpose to test retries and failure paths.
 
 A fault is a dict (POST /emulator/faults body, or `--fault k=v,k=v` on the command line):
-  {"endpoint": "jobs/runs/get", "status": 429, "count": 2}  answer the next 2 matching calls with 429
-  {"run": "fail", "count": 1, "message": "..."}              the next run's tasks fail without running
-  {"run": "hang", "count": 1}                                the next run's tasks hang (until cancel/timeout)
-  {"run": "slow_start", "seconds": 5, "count": 1}            the next run stays PENDING 5 s longer
-  {"run": "slow_finish", "seconds": 5, "count": 1}           the next run stays TERMINATING 5 s
+  {"endpoint": "jobs/runs/get", "status": 429, "count": 2}  the next 2 matching calls get 429
+  {"run": "fail", "count": 1, "message": "..."}              next run's tasks fail without running
+  {"run": "hang", "count": 1}                                next run's tasks hang until cancelled
+  {"run": "slow_start", "seconds": 5, "count": 1}            next run stays PENDING 5 s longer
+  {"run": "slow_finish", "seconds": 5, "count": 1}           next run stays TERMINATING 5 s
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from typing import Any
 from local_databricks.errors import ApiError, invalid
 
 RUN_FAULTS = ("fail", "hang", "slow_start", "slow_finish")
-_STATUS_CODES = {429: "REQUEST_LIMIT_EXCEEDED", 500: "INTERNAL_ERROR", 503: "TEMPORARILY_UNAVAILABLE"}
+_STATUS_CODES = {
+    429: "REQUEST_LIMIT_EXCEEDED",
+    500: "INTERNAL_ERROR",
+    503: "TEMPORARILY_UNAVAILABLE",
+}
 
 
 def parse_cli_fault(text: str) -> dict[str, Any]:
@@ -46,7 +50,9 @@ class FaultInjector:
             if fault.get("status") not in _STATUS_CODES:
                 raise invalid(f"fault status must be one of {sorted(_STATUS_CODES)}")
         elif fault.get("run") in RUN_FAULTS:
-            if fault["run"].startswith("slow") and not isinstance(fault.get("seconds"), int | float):
+            if fault["run"].startswith("slow") and not isinstance(
+                fault.get("seconds"), int | float
+            ):
                 raise invalid("a slow_start/slow_finish fault needs 'seconds'")
         else:
             raise invalid(f"a fault needs 'endpoint' (with status) or 'run' in {RUN_FAULTS}")
@@ -63,7 +69,7 @@ class FaultInjector:
             return [dict(f) for f in self._faults]
 
     def check_endpoint(self, path: str) -> None:
-        """Raise the injected error if a fault matches this request path (e.g. /api/2.2/jobs/runs/get)."""
+        """Raise the injected error if a fault matches this path (e.g. /api/2.2/jobs/runs/get)."""
         fault = self._take(lambda f: "endpoint" in f and path.endswith(f["endpoint"].strip("/")))
         if fault:
             status = fault["status"]

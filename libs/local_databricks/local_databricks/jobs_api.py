@@ -31,9 +31,13 @@ class JobStore:
     def create(self, settings: dict[str, Any]) -> int:
         with self._lock:
             job_id, self._next_id = self._next_id, self._next_id + 1
-            self.jobs[job_id] = {"job_id": job_id, "settings": settings,
-                                 "created_time": int(time.time() * 1000),
-                                 "creator_user_name": "local@emulator", "runs": 0}
+            self.jobs[job_id] = {
+                "job_id": job_id,
+                "settings": settings,
+                "created_time": int(time.time() * 1000),
+                "creator_user_name": "local@emulator",
+                "runs": 0,
+            }
             self._save()
         return job_id
 
@@ -118,8 +122,9 @@ class JobsApi:
             settings = job["settings"]
             if not body.get("expand_tasks"):
                 settings = {k: v for k, v in settings.items() if k not in ("tasks", "job_clusters")}
-            found.append({"job_id": job["job_id"], "settings": settings,
-                          "created_time": job["created_time"]})
+            found.append(
+                {"job_id": job["job_id"], "settings": settings, "created_time": job["created_time"]}
+            )
         offset, limit = body.get("offset", 0), body.get("limit") or 25
         page = found[offset : offset + limit]
         return {"jobs": page, "has_more": offset + limit < len(found)} if page else {}
@@ -140,9 +145,13 @@ class JobsApi:
             params["job_parameters"] = defaults | params.get("job_parameters", {})
         number = self.jobs.next_run_number(job_id)
         run = self.scheduler.start(
-            run_name=settings.get("name", f"job-{job_id}"), tasks=tasks, job_id=job_id,
-            job_clusters=settings.get("job_clusters"), params=params,
-            timeout_seconds=settings.get("timeout_seconds", 0), number_in_job=number,
+            run_name=settings.get("name", f"job-{job_id}"),
+            tasks=tasks,
+            job_id=job_id,
+            job_clusters=settings.get("job_clusters"),
+            params=params,
+            timeout_seconds=settings.get("timeout_seconds", 0),
+            number_in_job=number,
         )
         return {"run_id": run.run_id, "number_in_job": number}
 
@@ -158,8 +167,9 @@ class JobsApi:
             legacy = {k: v for k, v in body.items() if k not in _SUBMIT_ENVELOPE}
             tasks = [{"task_key": run_name, **legacy}]
         _check_tasks(tasks)
-        run = self.scheduler.start(run_name=run_name, tasks=tasks,
-                                   timeout_seconds=body.get("timeout_seconds", 0))
+        run = self.scheduler.start(
+            run_name=run_name, tasks=tasks, timeout_seconds=body.get("timeout_seconds", 0)
+        )
         if token:
             self._idempotency[token] = run.run_id
         return {"run_id": run.run_id}
@@ -225,10 +235,23 @@ class JobsApi:
         return {}
 
 
-_SUBMIT_ENVELOPE = {"run_name", "timeout_seconds", "idempotency_token", "access_control_list",
-                    "email_notifications", "webhook_notifications", "notification_settings",
-                    "health", "queue", "run_as", "budget_policy_id", "usage_policy_id",
-                    "environments", "git_source", "tasks"}
+_SUBMIT_ENVELOPE = {
+    "run_name",
+    "timeout_seconds",
+    "idempotency_token",
+    "access_control_list",
+    "email_notifications",
+    "webhook_notifications",
+    "notification_settings",
+    "health",
+    "queue",
+    "run_as",
+    "budget_policy_id",
+    "usage_policy_id",
+    "environments",
+    "git_source",
+    "tasks",
+}
 
 
 def _check_tasks(tasks: list[dict[str, Any]]) -> None:
@@ -238,5 +261,6 @@ def _check_tasks(tasks: list[dict[str, Any]]) -> None:
     for task in tasks:
         for dep in task.get("depends_on", []):
             if dep["task_key"] not in keys:
-                raise invalid(f"Task {task['task_key']!r} depends on unknown task "
-                              f"{dep['task_key']!r}")
+                raise invalid(
+                    f"Task {task['task_key']!r} depends on unknown task " f"{dep['task_key']!r}"
+                )

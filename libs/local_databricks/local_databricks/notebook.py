@@ -45,8 +45,10 @@ def parse_notebook(text: str, language: str) -> list[Cell]:
 def _cell(index: int, lines: list[str], language: str) -> Cell:
     prefix = MAGIC_PREFIXES.get(language, "# MAGIC")
     if lines and all(not line.strip() or line.startswith(prefix) for line in lines):
-        body = [line[len(prefix) + 1 :] if line.startswith(prefix + " ") else line[len(prefix):]
-                for line in lines]
+        body = [
+            line[len(prefix) + 1 :] if line.startswith(prefix + " ") else line[len(prefix) :]
+            for line in lines
+        ]
         text = "\n".join(body).strip()
         match = re.match(r"%(\w+)\s*(.*)", text, re.S)
         if match:
@@ -78,7 +80,9 @@ class NotebookRunner:
             return
         if cell.magic == "run":
             target = cell.source.strip().split()[0]
-            self.run(str(PurePosixPath(path).parent / target) if not target.startswith("/") else target)
+            self.run(
+                str(PurePosixPath(path).parent / target) if not target.startswith("/") else target
+            )
             return
         if cell.magic is not None and cell.magic != "python":
             raise RuntimeError(

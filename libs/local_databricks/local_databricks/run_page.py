@@ -7,8 +7,10 @@ from html import escape
 from local_databricks.executor import log_tail
 from local_databricks.scheduler import Run
 
-_STYLE = "body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;text-align:left}" \
-         "pre{background:#f4f4f4;padding:1em;overflow:auto;max-height:30em}"
+_STYLE = (
+    "body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;text-align:left}"
+    "pre{background:#f4f4f4;padding:1em;overflow:auto;max-height:30em}"
+)
 
 
 def render(run: Run, usage: dict) -> str:
@@ -19,8 +21,10 @@ def render(run: Run, usage: dict) -> str:
         for t in run.tasks
     )
     logs = "".join(
-        f"<h3>{escape(t.task_key)} (run {t.run_id})</h3><pre>{escape(log_tail(t.log_path)[0])}</pre>"
-        for t in run.tasks if t.log_path is not None
+        f"<h3>{escape(t.task_key)} (run {t.run_id})</h3>"
+        f"<pre>{escape(log_tail(t.log_path)[0])}</pre>"
+        for t in run.tasks
+        if t.log_path is not None
     )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>Run {run.run_id}</title>"

@@ -1,4 +1,4 @@
-"""JSON views of runs and task runs, shaped like the Jobs API 2.2 `Run`, `RunTask` and `RunOutput`."""
+"""JSON views of runs and task runs, shaped like Jobs API 2.2 `Run`, `RunTask`, `RunOutput`."""
 
 from __future__ import annotations
 
@@ -8,14 +8,27 @@ from local_databricks.executor import log_tail
 from local_databricks.scheduler import Run, TaskRun
 
 NOTEBOOK_RESULT_LIMIT = 5 * 1024 * 1024
-_TASK_FIELDS = ("notebook_task", "spark_python_task", "python_wheel_task", "depends_on",
-                "job_cluster_key", "existing_cluster_id", "new_cluster", "libraries",
-                "timeout_seconds", "run_if", "description")
+_TASK_FIELDS = (
+    "notebook_task",
+    "spark_python_task",
+    "python_wheel_task",
+    "depends_on",
+    "job_cluster_key",
+    "existing_cluster_id",
+    "new_cluster",
+    "libraries",
+    "timeout_seconds",
+    "run_if",
+    "description",
+)
 
 
 def _state(life_cycle_state: str, result_state: str | None, message: str) -> dict[str, Any]:
-    state = {"life_cycle_state": life_cycle_state, "state_message": message,
-             "user_cancelled_or_timedout": result_state in ("CANCELED", "TIMEDOUT")}
+    state = {
+        "life_cycle_state": life_cycle_state,
+        "state_message": message,
+        "user_cancelled_or_timedout": result_state in ("CANCELED", "TIMEDOUT"),
+    }
     if result_state:
         state["result_state"] = result_state
     return state
@@ -63,19 +76,30 @@ def run_dict(run: Run, base_url: str, include_history: bool = False) -> dict[str
     if run.params:
         out["overriding_parameters"] = run.params
     if include_history:
-        out["repair_history"] = [{"type": "ORIGINAL", "id": run.run_id,
-                                  "start_time": run.start_time, "end_time": run.end_time,
-                                  "state": out["state"],
-                                  "task_run_ids": [t.run_id for t in run.tasks]}]
+        out["repair_history"] = [
+            {
+                "type": "ORIGINAL",
+                "id": run.run_id,
+                "start_time": run.start_time,
+                "end_time": run.end_time,
+                "state": out["state"],
+                "task_run_ids": [t.run_id for t in run.tasks],
+            }
+        ]
     return out
 
 
 def task_run_dict(run: Run, task: TaskRun, base_url: str) -> dict[str, Any]:
     """runs/get on a task run id: the task as a run of its own."""
     out = task_dict(run, task, base_url)
-    out |= {"run_name": run.run_name, "run_type": run.run_type, "format": "SINGLE_TASK",
-            "tasks": [task_dict(run, task, base_url)], "parent_run_id": run.run_id,
-            "number_in_job": run.number_in_job or run.run_id}
+    out |= {
+        "run_name": run.run_name,
+        "run_type": run.run_type,
+        "format": "SINGLE_TASK",
+        "tasks": [task_dict(run, task, base_url)],
+        "parent_run_id": run.run_id,
+        "number_in_job": run.number_in_job or run.run_id,
+    }
     if run.job_id is not None:
         out["job_id"] = run.job_id
     return out
@@ -86,8 +110,10 @@ def output_dict(run: Run, task: TaskRun, base_url: str) -> dict[str, Any]:
     outcome = task.outcome
     if "notebook_task" in task.spec:
         result = (outcome.result if outcome else None) or ""
-        out["notebook_output"] = {"result": result[:NOTEBOOK_RESULT_LIMIT],
-                                  "truncated": len(result) > NOTEBOOK_RESULT_LIMIT}
+        out["notebook_output"] = {
+            "result": result[:NOTEBOOK_RESULT_LIMIT],
+            "truncated": len(result) > NOTEBOOK_RESULT_LIMIT,
+        }
     elif task.log_path is not None:
         out["logs"], out["logs_truncated"] = log_tail(task.log_path)
     if outcome and outcome.error:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from local_databricks.engine import Engine
-from local_databricks.executor import Outcome, TaskProcess, UnsupportedTask, build_spec
+from local_databricks.executor import Outcome, TaskProcess, UnsupportedTaskError, build_spec
 from local_databricks.faults import FaultInjector
 from local_databricks.layout import StateLayout
 from local_databricks.usage import ClusterUsage, UsageLedger
@@ -94,8 +94,10 @@ class _RunClusters:
         if "job_cluster_key" in task:
             key = task["job_cluster_key"]
             if key not in {c["job_cluster_key"] for c in self._run.job_clusters}:
-                raise UnsupportedTask(f"Task {task['task_key']!r}: job_cluster_key {key!r} is not "
-                                      "defined in the job's job_clusters")
+                raise UnsupportedTaskError(
+                    f"Task {task['task_key']!r}: job_cluster_key {key!r} is not "
+                    "defined in the job's job_clusters"
+                )
             return f"job_cluster:{key}"
         if "new_cluster" in task:
             return f"new_cluster:{task['task_key']}"
@@ -108,7 +110,11 @@ class _RunClusters:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             if key not in self._computes:
-                log = self._layout.runs / str(self._run.run_id) / f"cluster-{key.replace(':', '-')}.log"
+                log = (
+                    self._layout.runs
+                    / str(self._run.run_id)
+                    / f"cluster-{key.replace(':', '-')}.log"
+                )
                 compute = self._engine.start(key, log)
                 usage = self._usage.cluster_started(self._run.run_id, key, self._engine.name)
                 self._computes[key] = (compute, usage)
@@ -123,8 +129,9 @@ class _RunClusters:
 
 
 class Scheduler:
-    def __init__(self, layout: StateLayout, engine: Engine, faults: FaultInjector,
-                 usage: UsageLedger) -> None:
+    def __init__(
+        self, layout: StateLayout, engine: Engine, faults: FaultInjector, usage: UsageLedger
+    ) -> None:
         self.layout, self.engine, self.faults, self.usage = layout, engine, faults, usage
         self._ids = itertools.count(int(time.time()) % 100000 * 1000)
         self._lock = threading.Lock()
@@ -135,9 +142,17 @@ class Scheduler:
         with self._lock:
             return next(self._ids)
 
-    def start(self, *, run_name: str, tasks: list[dict[str, Any]], job_id: int | None = None,
-              job_clusters: list | None = None, params: dict | None = None,
-              timeout_seconds: int = 0, number_in_job: int = 0) -> Run:
+    def start(
+        self,
+        *,
+        run_name: str,
+        tasks: list[dict[str, Any]],
+        job_id: int | None = None,
+        job_clusters: list | None = None,
+        params: dict | None = None,
+        timeout_seconds: int = 0,
+        number_in_job: int = 0,
+    ) -> Run:
         run = Run(
             run_id=self.next_id(),
             run_name=run_name,
@@ -154,8 +169,9 @@ class Scheduler:
             self.runs[run.run_id] = run
             for task in run.tasks:
                 self.task_runs[task.run_id] = (run, task)
-        threading.Thread(target=self._execute, args=(run,), daemon=True,
-                         name=f"run-{run.run_id}").start()
+        threading.Thread(
+            target=self._execute, args=(run,), daemon=True, name=f"run-{run.run_id}"
+        ).start()
         return run
 
     def find(self, run_id: int) -> tuple[Run, TaskRun | None] | None:
@@ -206,8 +222,12 @@ class Scheduler:
             while not all(t.done for t in run.tasks):
                 if run.cancel_requested or self._deadline_passed(run):
                     reason = "CANCELED" if run.cancel_requested else "TIMEDOUT"
-                    self._skip_pending(run, reason, "Run canceled" if reason == "CANCELED"
-                                       else "Run timed out", only_unstarted=True)
+                    self._skip_pending(
+                        run,
+                        reason,
+                        "Run canceled" if reason == "CANCELED" else "Run timed out",
+                        only_unstarted=True,
+                    )
                 for task in run.tasks:
                     if task.run_id in started or task.done:
                         continue
@@ -217,8 +237,9 @@ class Scheduler:
                     started.add(task.run_id)
                     if verdict == "run":
                         task.life_cycle_state, task.start_time = "RUNNING", now_ms()
-                        threading.Thread(target=self._run_task, args=(run, task, clusters),
-                                         daemon=True).start()
+                        threading.Thread(
+                            target=self._run_task, args=(run, task, clusters), daemon=True
+                        ).start()
                     else:
                         task.start_time = now_ms()
                         task.finish("TERMINATED", verdict, f"Not run: {verdict.lower()}")
@@ -258,12 +279,15 @@ class Scheduler:
         task.log_path = task_dir / "output.log"
         try:
             outcome = self._run_process(run, task, clusters, task_dir)
-        except UnsupportedTask as error:
+        except UnsupportedTaskError as error:
             outcome = Outcome("FAILED", str(error), error=str(error))
         except Exception as error:  # noqa: BLE001 - e.g. the compute failed to start
-            outcome = Outcome("FAILED", f"{type(error).__name__}: {error}",
-                              error=f"{type(error).__name__}: {error}",
-                              error_trace=traceback.format_exc())
+            outcome = Outcome(
+                "FAILED",
+                f"{type(error).__name__}: {error}",
+                error=f"{type(error).__name__}: {error}",
+                error_trace=traceback.format_exc(),
+            )
         with run.changed:
             task.outcome = outcome
             task.finish("TERMINATED", outcome.result_state, outcome.message)

@@ -37,8 +37,15 @@ SPARK_VERSIONS = {"versions": [{"key": "15.4.x-scala2.12", "name": "15.4 LTS (lo
 class Emulator:
     """Everything a request handler needs, built once per server."""
 
-    def __init__(self, token: str, scheduler: Scheduler, jobs_api: JobsApi,
-                 workspace_api: WorkspaceApi, faults: FaultInjector, usage: UsageLedger) -> None:
+    def __init__(
+        self,
+        token: str,
+        scheduler: Scheduler,
+        jobs_api: JobsApi,
+        workspace_api: WorkspaceApi,
+        faults: FaultInjector,
+        usage: UsageLedger,
+    ) -> None:
         self.token, self.scheduler, self.faults, self.usage = token, scheduler, faults, usage
         self.jobs_api, self.workspace_api = jobs_api, workspace_api
         self.routes: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
@@ -120,8 +127,10 @@ class Handler(BaseHTTPRequestHandler):
         if not match:
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
         route = match.group(1)
-        for prefix, handler in (("fs/files/", self.emulator.workspace_api.files),
-                                ("fs/directories/", self.emulator.workspace_api.directories)):
+        for prefix, handler in (
+            ("fs/files/", self.emulator.workspace_api.files),
+            ("fs/directories/", self.emulator.workspace_api.directories),
+        ):
             if route.startswith(prefix):
                 return handler(method, "/" + unquote(route[len(prefix) :]), _query(query), data)
         if route == "clusters/spark-versions" and method == "GET":
@@ -178,8 +187,9 @@ def _json(body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
 
 
 def _query(query: str) -> dict[str, Any]:
-    return {k: v[-1] if len(v) == 1 else v
-            for k, v in parse_qs(query, keep_blank_values=True).items()}
+    return {
+        k: v[-1] if len(v) == 1 else v for k, v in parse_qs(query, keep_blank_values=True).items()
+    }
 
 
 def _multipart(content_type: str, data: bytes) -> dict[str, Any]:

@@ -21,6 +21,9 @@ from local_databricks.errors import invalid
 
 _TRUE = {"true": True, "false": False}
 
+# Fields apache-airflow-providers-databricks 7.18.1 sends that this SDK's methods lack.
+PROVIDER_EXTRAS: dict[str, dict[str, Any]] = {"list": {"include_user_names": bool | None}}
+
 
 @functools.cache
 def _hints(target: Any) -> dict[str, Any]:
@@ -30,6 +33,8 @@ def _hints(target: Any) -> dict[str, Any]:
 def request_schema(method: str, api: type = jobs.JobsAPI) -> dict[str, Any]:
     """Field -> type of the request the SDK's <api>.<method> sends."""
     schema = dict(_hints(getattr(api, method)))
+    if api is jobs.JobsAPI:
+        schema |= PROVIDER_EXTRAS.get(method, {})
     if method == "submit":
         # Legacy single-task submit: the task's fields sit at the top level (the provider's
         # DatabricksSubmitRunOperator still sends that shape); run_name stands in for task_key.
@@ -64,7 +69,7 @@ def _check_fields(body: Any, schema: dict[str, Any], path: str) -> dict[str, Any
 def _check(value: Any, tp: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        (inner,) = (a for a in typing.get_args(tp) if a is not type(None))
         return _check(value, inner, where)
     if origin in (list, typing.List):  # noqa: UP006
         if not isinstance(value, list):

@@ -88,7 +88,9 @@ class WorkspaceApi:
     def list(self, body: dict[str, Any]) -> dict[str, Any]:
         local = self._existing(body["path"])
         prefix = body["path"].rstrip("/")
-        objects = [self._status(f"{prefix}/{child.name}", child) for child in sorted(local.iterdir())]
+        objects = [
+            self._status(f"{prefix}/{child.name}", child) for child in sorted(local.iterdir())
+        ]
         return {"objects": objects} if objects else {}
 
     def delete(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -118,9 +120,12 @@ class WorkspaceApi:
         local = self._dbfs(body["path"])
         if not local.exists():
             raise not_found(f"No file or directory exists on path {body['path']}.")
-        return {"path": body["path"], "is_dir": local.is_dir(),
-                "file_size": 0 if local.is_dir() else local.stat().st_size,
-                "modification_time": int(local.stat().st_mtime * 1000)}
+        return {
+            "path": body["path"],
+            "is_dir": local.is_dir(),
+            "file_size": 0 if local.is_dir() else local.stat().st_size,
+            "modification_time": int(local.stat().st_mtime * 1000),
+        }
 
     def dbfs_mkdirs(self, body: dict[str, Any]) -> dict[str, Any]:
         self._dbfs(body["path"]).mkdir(parents=True, exist_ok=True)
@@ -128,8 +133,9 @@ class WorkspaceApi:
 
     # -- files API (/api/2.0/fs/files/<path>, raw bodies) ----------------------------------
 
-    def files(self, method: str, path: str, query: dict[str, str], data: bytes
-              ) -> tuple[int, dict[str, str], bytes]:
+    def files(
+        self, method: str, path: str, query: dict[str, str], data: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         local = self.layout.resolve(path)
         if method == "PUT":
             if local.exists() and query.get("overwrite", "false").lower() != "true":
@@ -146,8 +152,9 @@ class WorkspaceApi:
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(content))}
         return 200, headers, b"" if method == "HEAD" else content
 
-    def directories(self, method: str, path: str, query: dict[str, str], data: bytes
-                    ) -> tuple[int, dict[str, str], bytes]:
+    def directories(
+        self, method: str, path: str, query: dict[str, str], data: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         if method != "PUT":
             raise ApiError(405, "NOT_IMPLEMENTED", f"{method} on fs/directories is not emulated")
         self.layout.resolve(path).mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ customer_orders as (
         min(order_date) as first_order_date,
         max(order_date) as most_recent_order_date,
         count(order_id) as number_of_orders,
-        sum(case when status <> 'returned' then amount else 0 end) as lifetime_value
+        sum(case when status <> 'returned' then paid_amount else 0 end) as lifetime_value
     from orders
     group by customer_id
 
@@ -27,9 +27,10 @@ customer_orders as (
 
 select
     customers.customer_id,
-    customers.first_name,
-    customers.last_name,
-    customers.full_name,
+    customers.name,
+    customers.email,
+    customers.country,
+    customers.signup_date,
     customer_orders.first_order_date,
     customer_orders.most_recent_order_date,
     coalesce(customer_orders.number_of_orders, 0) as number_of_orders,

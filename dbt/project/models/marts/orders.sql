@@ -25,7 +25,7 @@ order_payments as (
         {%- for method in var('payment_methods') %}
         sum(case when payment_method = '{{ method }}' then amount else 0 end) as {{ method }}_amount,
         {%- endfor %}
-        sum(amount) as amount
+        sum(amount) as paid_amount
     from payments
     group by order_id
 
@@ -38,10 +38,11 @@ select
     orders.status,
     statuses.status_group,
     statuses.is_final,
+    orders.amount,
     {%- for method in var('payment_methods') %}
     coalesce(order_payments.{{ method }}_amount, 0) as {{ method }}_amount,
     {%- endfor %}
-    coalesce(order_payments.amount, 0) as amount
+    coalesce(order_payments.paid_amount, 0) as paid_amount
 from orders
 left join order_payments on orders.order_id = order_payments.order_id
 left join statuses on orders.status = statuses.status

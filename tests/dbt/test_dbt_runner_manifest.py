@@ -1,0 +1,80 @@
+"""`python -m dbt_runner.manifest` parses the project offline into a manifest.json."""
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import REPO, RUNNER_ROOT
+
+# The committed copy the Airflow-side renderer tests read (dbt is not in the Airflow resolve).
+FIXTURE = REPO / "tests" / "dbt" / "fixtures" / "manifest.json"
+REGENERATE = "python -m dbt_runner.manifest --slim --out tests/dbt/fixtures/manifest.json"
+
+
+def graph(manifest: dict) -> dict:
+    """What the DAG renderer reads from each node."""
+    return {
+        uid: (
+            n["resource_type"],
+            n["name"],
+            sorted(n["tags"]),
+            sorted(n.get("depends_on", {}).get("nodes", [])),
+            n.get("config", {}).get("materialized"),
+        )
+        for uid, n in manifest["nodes"].items()
+    }
+
+
+def test_manifest_cli_writes_project_nodes_without_a_warehouse(tmp_path):
+    out = tmp_path / "bundle" / "manifest.json"
+    # No SPARK_REMOTE, no Databricks credentials: parse must not need a connection.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "SPARK_REMOTE" and not key.startswith("DATABRICKS_")
+    }
+    env["PYTHONPATH"] = str(RUNNER_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "dbt_runner.manifest", "--slim", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+    manifest = json.loads(out.read_text())
+    models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    assert models == {
+        "stg_raw__orders",
+        "stg_raw__customers",
+        "stg_raw__payments",
+        "orders",
+        "customers",
+        "monthly_revenue",
+    }
+    orders = manifest["nodes"]["model.dataplatform.orders"]
+    assert set(orders["depends_on"]["nodes"]) == {
+        "model.dataplatform.stg_raw__orders",
+        "model.dataplatform.stg_raw__payments",
+        "seed.dataplatform.order_statuses",
+    }
+    assert "daily" in orders["tags"]
+    tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
+    assert {t["test_metadata"]["name"] for t in tests if "test_metadata" in t} >= {
+        "unique",
+        "not_null",
+        "relationships",
+        "accepted_values",
+    }
+    assert set(manifest["sources"]) == {
+        "source.dataplatform.raw.orders",
+        "source.dataplatform.raw.customers",
+        "source.dataplatform.raw.payments",
+    }
+    assert manifest["macros"] == {}  # --slim
+
+    fixture = json.loads(FIXTURE.read_text())
+    assert graph(fixture) == graph(manifest), f"stale fixture: run `{REGENERATE}`"

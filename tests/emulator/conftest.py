@@ -1,0 +1,95 @@
+"""Starts the real emulator as a subprocess (own process group, port 0) for the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import local_databricks
+import pytest
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.service import jobs
+
+# The server runs as `python -m local_databricks` from the same import root as this test run.
+LIB_ROOT = Path(local_databricks.__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    """The server's info dict: url, token, port, state_dir."""
+    state_dir = tmp_path_factory.mktemp("emulator-state")
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(LIB_ROOT), os.environ.get("PYTHONPATH")]))
+    }
+    log = open(state_dir / "server.log", "wb")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "local_databricks",
+            "serve",
+            "--port",
+            "0",
+            "--state-dir",
+            str(state_dir),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=env,
+    )
+    server_file = state_dir / "server.json"
+    deadline = time.monotonic() + 30
+    while not server_file.exists():
+        assert proc.poll() is None, (state_dir / "server.log").read_text()
+        assert time.monotonic() < deadline, "emulator did not start in 30 s"
+        time.sleep(0.1)
+    time.sleep(0.1)
+    info = json.loads(server_file.read_text()) | {"state_dir": state_dir}
+    yield info
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def client(emulator) -> WorkspaceClient:
+    return WorkspaceClient(host=emulator["url"], token=emulator["token"])
+
+
+def upload_notebook(client: WorkspaceClient, path: str, source: str) -> None:
+    from databricks.sdk.service.workspace import ImportFormat, Language
+
+    client.workspace.upload(
+        path,
+        ("# Databricks notebook source\n" + source).encode(),
+        format=ImportFormat.SOURCE,
+        language=Language.PYTHON,
+        overwrite=True,
+    )
+
+
+def wait_done(client: WorkspaceClient, run_id: int, timeout: float = 120) -> jobs.Run:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = client.jobs.get_run(run_id)
+        if run.state.life_cycle_state == jobs.RunLifeCycleState.TERMINATED:
+            return run
+        time.sleep(0.3)
+    raise AssertionError(f"run {run_id} did not finish in {timeout} s")
+
+
+def notebook_task(key: str, path: str, **params: str) -> jobs.SubmitTask:
+    return jobs.SubmitTask(
+        task_key=key,
+        notebook_task=jobs.NotebookTask(notebook_path=path, base_parameters=params or None),
+    )
