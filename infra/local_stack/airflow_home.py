@@ -5,12 +5,16 @@ Set before Airflow is imported: Airflow reads its configuration at import time.
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
 from local_stack.emulator_process import EmulatorEndpoint
+
+
+def new_key() -> str:
+    """A random 32-byte url-safe base64 key: the format of a Fernet key."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
 def airflow_environment(
@@ -22,13 +26,13 @@ def airflow_environment(
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+        "AIRFLOW__CORE__FERNET_KEY": new_key(),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": os.environ.get("AIRFLOW_API_PORT", "8080"),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "8793",
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": "8794",
-        "AIRFLOW__API_AUTH__JWT_SECRET": Fernet.generate_key().decode(),
+        "AIRFLOW__API_AUTH__JWT_SECRET": new_key(),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW_CONN_DATABRICKS_LOCAL": emulator.airflow_connection(),
         "DATAPLATFORM_ENV": "local",

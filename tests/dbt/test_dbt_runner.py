@@ -7,7 +7,7 @@ import sys
 
 from conftest import REPO, RUNNER_ROOT
 
-PROJECT = REPO / "dbt" / "project"
+PROJECT = REPO / "dbt" / "runner" / "dbt_runner" / "project"
 
 
 def test_seed_then_build_passes_all_schema_tests(run_runner, spark, tmp_path):

@@ -11,23 +11,14 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-# Inside the wheel the project is package data at dbt_runner/project/; in the repository it is
-# dbt/project/, two levels above this package.
+# The project is package data at dbt_runner/project/, in the repository and in the wheel.
 _PACKAGED = "project"
-_REPOSITORY = Path(__file__).resolve().parents[2] / "project"
 _GENERATED = shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml")
 
 
 def find_project(override: Path | None = None) -> Path:
-    """The project directory: override, else the wheel's package data, else the repository's."""
-    candidates = (
-        [override]
-        if override
-        else [
-            Path(str(resources.files(__package__).joinpath(_PACKAGED))),
-            _REPOSITORY,
-        ]
-    )
+    """The project directory: override, else the package's own."""
+    candidates = [override or Path(str(resources.files(__package__).joinpath(_PACKAGED)))]
     for candidate in candidates:
         if (candidate / "dbt_project.yml").is_file():
             return candidate
