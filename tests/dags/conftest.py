@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-DAGS_FOLDER = Path(__file__).resolve().parents[2] / "airflow" / "dags"
+REPO = Path(__file__).resolve().parents[2]
+DAGS_FOLDER = REPO / "airflow" / "dags"
+# The dbt manifest the build ships beside the dbt DAGs; tests/dbt keeps this copy up to date.
+DBT_MANIFEST = REPO / "tests" / "dbt" / "fixtures" / "manifest.json"
 LOGICAL_DATE = datetime(2025, 3, 14, 2, tzinfo=UTC)
 RUN_ID = "scheduled__2025-03-14T02:00:00+00:00"
 
@@ -25,6 +28,7 @@ def pytest_configure(config):
         os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
+    os.environ["DATAPLATFORM_DBT_MANIFEST"] = str(DBT_MANIFEST)
 
 
 @pytest.fixture

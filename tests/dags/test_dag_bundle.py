@@ -5,6 +5,7 @@ import pytest
 ENVIRONMENTS = ["local", "test", "prod"]
 EXPECTED_DAGS = {
     "dbt_daily_build",
+    "dbt_daily_models",
     "generic_xcom_handoff",
     "notebook_orders_ingest",
     "workflow_orders_daily",

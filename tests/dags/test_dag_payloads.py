@@ -74,3 +74,24 @@ def test_workflow_is_one_job_on_one_cluster(dag_bag, render, env_name):
         assert task["notebook_task"]["notebook_path"].startswith(env.databricks.notebook_dir)
     assert tasks["transform_daily"]["depends_on"] == [{"task_key": tasks["check_raw"]["task_key"]}]
     assert tasks["check_raw"]["depends_on"] == []
+
+
+@pytest.mark.parametrize("env_name", ENVIRONMENTS)
+def test_dbt_models_are_one_job_with_a_task_per_daily_model(dag_bag, render, env_name):
+    env = load_environment(env_name)
+    dag = dag_bag(env_name).dags["dbt_daily_models"]
+    job = render(dag.get_task("dbt.launch")).create_workflow_json()
+    assert job["job_clusters"] == [{"job_cluster_key": "main", "new_cluster": new_cluster(env)}]
+    tasks = {t["task_key"]: t for t in job["tasks"]}
+    selected = {t["python_wheel_task"]["parameters"][2] for t in tasks.values()
+                if t["python_wheel_task"]["parameters"][0] == "build"}
+    # tag:daily of the dbt project: the seed, the staging models and two marts, not monthly.
+    assert {"order_statuses", "stg_raw__orders", "orders", "customers"} <= selected
+    assert "monthly_revenue" not in selected
+    for task in tasks.values():
+        assert task["job_cluster_key"] == "main"
+        assert task["libraries"] == [{"whl": f"{env.databricks.wheel_dir}/{env.dbt.runner_wheel}"}]
+        assert task["python_wheel_task"]["parameters"][-2:] == ["--target", env.dbt.target]
+    model_of = {key: t["python_wheel_task"]["parameters"][2] for key, t in tasks.items()}
+    orders = next(t for t in tasks.values() if t["python_wheel_task"]["parameters"][2] == "orders")
+    assert "stg_raw__orders" in {model_of[d["task_key"]] for d in orders["depends_on"]}

@@ -18,6 +18,7 @@ The manifest is read with the standard library only: DAG parsing must stay fast.
 from __future__ import annotations
 
 import heapq
+import os
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -234,3 +235,13 @@ def _check_unique_names(nodes: Sequence[DbtNode]) -> None:
                 f"{node.name!r}, which must be unique to be an Airflow task id; rename one"
             )
         seen[node.name] = node.unique_id
+
+
+def bundled_manifest(dag_file: str | Path) -> Path:
+    """The manifest the build ships beside a dbt DAG file (DATAPLATFORM_DBT_MANIFEST overrides).
+
+    Pants writes it (`./pants package dbt/runner:manifest`); the MWAA bundle and the local stack
+    put it next to the DAG, so the scheduler never runs dbt.
+    """
+    override = os.environ.get("DATAPLATFORM_DBT_MANIFEST")
+    return Path(override) if override else Path(dag_file).with_name("manifest.json")

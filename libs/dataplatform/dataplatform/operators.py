@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from airflow.providers.databricks.operators.databricks import (
@@ -16,7 +17,8 @@ from airflow.providers.databricks.operators.databricks_workflow import (
 
 from dataplatform.clusters import DEFAULT_JOB_CLUSTER_KEY, job_clusters, new_cluster
 from dataplatform.config import Environment
-from dataplatform.tasks import IDEMPOTENCY_TOKEN, LOGICAL_DATE_PARAMS, notebook_path
+from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow
+from dataplatform.tasks import IDEMPOTENCY_TOKEN, LOGICAL_DATE_PARAMS, notebook_path, wheel_path
 
 TASK_KINDS = ("notebook_task", "python_wheel_task", "spark_python_task")
 
@@ -91,3 +93,19 @@ def workflow_notebook(
         polling_period_seconds=env.databricks.polling_period_seconds,
         deferrable=True,
     )
+
+
+def dbt_models_workflow(
+    env: Environment, manifest: Path, select_tags: Collection[str] = ()
+) -> DatabricksWorkflowTaskGroup:
+    """One Airflow task per dbt model of ``manifest``, all in ONE Databricks job on one cluster."""
+    config = DbtWorkflowConfig(
+        databricks_conn_id=env.databricks.conn_id,
+        job_clusters=job_clusters(env),
+        wheel=wheel_path(env, env.dbt.runner_wheel),
+        target=env.dbt.target,
+        select_tags=select_tags,
+        polling_period_seconds=env.databricks.polling_period_seconds,
+        extra_job_params={"tags": dict(env.cluster.tags)},
+    )
+    return dbt_workflow(manifest, config)
