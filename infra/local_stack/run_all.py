@@ -26,9 +26,9 @@ def _usage_counts(usage: dict) -> tuple[int, int, float]:
 
 def run_all(dags_folder: Path, emulator: EmulatorEndpoint, logical_date: datetime,
             dag_ids: list[str] | None = None) -> list[DagResult]:
-    from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(dags_folder), include_examples=False)
+    bag = DagBag(dag_folder=dags_folder, bundle_path=dags_folder)
     if bag.import_errors:
         errors = "\n".join(f"{path}: {error}" for path, error in bag.import_errors.items())
         raise RuntimeError(f"the DAG bundle has import errors:\n{errors}")
@@ -41,7 +41,7 @@ def run_all(dags_folder: Path, emulator: EmulatorEndpoint, logical_date: datetim
         print(f"local run: {dag_id} ...", flush=True)
         before = _usage_counts(emulator.usage())
         started = time.monotonic()
-        dag_run = bag.get_dag(dag_id).test(logical_date=logical_date)
+        dag_run = bag.dags[dag_id].test(logical_date=logical_date)
         seconds = time.monotonic() - started
         after = _usage_counts(emulator.usage())
         runs, starts, cluster_seconds = (a - b for a, b in zip(after, before, strict=True))
