@@ -41,6 +41,13 @@ class JobStore:
             self._save()
         return job_id
 
+    def one_time_job_id(self) -> int:
+        """An id for the anonymous job of a runs/submit run (not listed, not stored)."""
+        with self._lock:
+            job_id, self._next_id = self._next_id, self._next_id + 1
+            self._save()
+        return job_id
+
     def get(self, job_id: int) -> dict[str, Any]:
         if job_id not in self.jobs:
             raise not_found(f"Job {job_id} does not exist.")
@@ -168,7 +175,11 @@ class JobsApi:
             tasks = [{"task_key": run_name, **legacy}]
         _check_tasks(tasks)
         run = self.scheduler.start(
-            run_name=run_name, tasks=tasks, timeout_seconds=body.get("timeout_seconds", 0)
+            run_name=run_name,
+            tasks=tasks,
+            job_id=self.jobs.one_time_job_id(),
+            run_type="SUBMIT_RUN",
+            timeout_seconds=body.get("timeout_seconds", 0),
         )
         if token:
             self._idempotency[token] = run.run_id

@@ -57,6 +57,7 @@ def task_dict(run: Run, task: TaskRun, base_url: str) -> dict[str, Any]:
 
 def run_dict(run: Run, base_url: str, include_history: bool = False) -> dict[str, Any]:
     out = {
+        "job_id": run.job_id,
         "run_id": run.run_id,
         "run_name": run.run_name,
         "number_in_job": run.number_in_job or run.run_id,
@@ -71,8 +72,6 @@ def run_dict(run: Run, base_url: str, include_history: bool = False) -> dict[str
         "attempt_number": 0,
         **_durations(run.start_time, run.end_time),
     }
-    if run.job_id is not None:
-        out["job_id"] = run.job_id
     if run.params:
         out["overriding_parameters"] = run.params
     if include_history:
@@ -99,9 +98,8 @@ def task_run_dict(run: Run, task: TaskRun, base_url: str) -> dict[str, Any]:
         "tasks": [task_dict(run, task, base_url)],
         "parent_run_id": run.run_id,
         "number_in_job": run.number_in_job or run.run_id,
+        "job_id": run.job_id,
     }
-    if run.job_id is not None:
-        out["job_id"] = run.job_id
     return out
 
 

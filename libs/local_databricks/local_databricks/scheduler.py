@@ -59,7 +59,7 @@ class TaskRun:
 class Run:
     run_id: int
     run_name: str
-    job_id: int | None
+    job_id: int  # a submit run belongs to an anonymous one-time job, as on Databricks
     run_type: str  # JOB_RUN or SUBMIT_RUN
     tasks: list[TaskRun]
     job_clusters: list[dict[str, Any]]
@@ -147,7 +147,8 @@ class Scheduler:
         *,
         run_name: str,
         tasks: list[dict[str, Any]],
-        job_id: int | None = None,
+        job_id: int,
+        run_type: str = "JOB_RUN",
         job_clusters: list | None = None,
         params: dict | None = None,
         timeout_seconds: int = 0,
@@ -157,7 +158,7 @@ class Scheduler:
             run_id=self.next_id(),
             run_name=run_name,
             job_id=job_id,
-            run_type="JOB_RUN" if job_id is not None else "SUBMIT_RUN",
+            run_type=run_type,
             tasks=[TaskRun(self.next_id(), t["task_key"], t) for t in tasks],
             job_clusters=job_clusters or [],
             params=params or {},
@@ -169,6 +170,7 @@ class Scheduler:
             self.runs[run.run_id] = run
             for task in run.tasks:
                 self.task_runs[task.run_id] = (run, task)
+        self.usage.run_started(run.run_id)
         threading.Thread(
             target=self._execute, args=(run,), daemon=True, name=f"run-{run.run_id}"
         ).start()

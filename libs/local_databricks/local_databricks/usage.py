@@ -20,11 +20,15 @@ class ClusterUsage:
 
 
 class UsageLedger:
-    """Per-run list of cluster lifetimes; thread-safe."""
+    """Per-run list of cluster lifetimes (every started run is listed); thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_run: dict[int, list[ClusterUsage]] = {}
+
+    def run_started(self, run_id: int) -> None:
+        with self._lock:
+            self._by_run.setdefault(run_id, [])
 
     def cluster_started(self, run_id: int, cluster_key: str, engine: str) -> ClusterUsage:
         usage = ClusterUsage(cluster_key, engine, time.time())
