@@ -35,14 +35,22 @@ def publish_notebooks(
 
 
 def publish_wheels(client: WorkspaceClient, wheels: Iterable[Path], remote_dir: str) -> list[str]:
-    """Upload wheels as workspace files, where `libraries: [{whl: ...}]` of a job finds them."""
-    client.workspace.mkdirs(remote_dir)
+    """Upload wheels where `libraries: [{whl: ...}]` of a job finds them: a Unity Catalog volume
+    (`/Volumes/...`, through the Files API) or a workspace directory."""
+    on_volume = remote_dir.startswith("/Volumes/")
+    if on_volume:
+        client.files.create_directory(remote_dir)
+    else:
+        client.workspace.mkdirs(remote_dir)
     published = []
     for wheel in sorted(wheels):
         if wheel.suffix != ".whl":
             raise ValueError(f"{wheel}: not a wheel file")
         remote = f"{remote_dir}/{wheel.name}"
-        client.workspace.upload(remote, io.BytesIO(wheel.read_bytes()), format=ImportFormat.AUTO,
-                                overwrite=True)
+        contents = io.BytesIO(wheel.read_bytes())
+        if on_volume:
+            client.files.upload(remote, contents, overwrite=True)
+        else:
+            client.workspace.upload(remote, contents, format=ImportFormat.AUTO, overwrite=True)
         published.append(remote)
     return published

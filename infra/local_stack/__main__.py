@@ -14,11 +14,12 @@ from datetime import datetime
 from pathlib import Path
 
 from local_stack.airflow_home import airflow_environment, migrate_database
+from local_stack.console import output_to
 from local_stack.emulator_process import EmulatorEndpoint, EmulatorProcess
 from local_stack.run_all import default_logical_date, run_all, summary_table
 
 
-def publish(emulator: EmulatorEndpoint, notebooks: list[Path], wheels: list[Path]) -> None:
+def publish(emulator: EmulatorEndpoint, notebooks: list[Path], wheels: list[Path]) -> str:
     """Put the notebooks and wheels where the local environment's DAGs expect them."""
     from databricks.sdk import WorkspaceClient
     from dataplatform import load_environment
@@ -28,26 +29,36 @@ def publish(emulator: EmulatorEndpoint, notebooks: list[Path], wheels: list[Path
     client = WorkspaceClient(host=emulator.url, token=emulator.token, auth_type="pat")
     notebooks_done = publish_notebooks(client, notebooks, databricks.notebook_dir)
     wheels_done = publish_wheels(client, wheels, databricks.wheel_dir)
-    print(f"local stack: published {len(notebooks_done)} notebooks and {len(wheels_done)} wheels")
+    return f"published {len(notebooks_done)} notebooks and {len(wheels_done)} wheels"
 
 
 def command_run_all(args: argparse.Namespace, emulator: EmulatorEndpoint) -> int:
-    migrate_started = time.monotonic()
-    migrate_database()
-    print(f"local stack: Airflow database ready in {time.monotonic() - migrate_started:.1f} s")
-    started = time.monotonic()
-    results = run_all(args.dags_folder, emulator, args.logical_date, args.dag)
+    """Every DAG once; Airflow's logs go to STATE/logs/airflow.log, progress to the terminal."""
+    log_file = args.state_dir / "logs" / "airflow.log"
+    print(f"local stack: emulator on {emulator.url}; Airflow logs in {log_file}")
+    with output_to(log_file) as console:
+        print(f"local stack: {publish(emulator, args.notebook, args.wheel)}", file=console)
+        migrate_started = time.monotonic()
+        migrate_database()
+        print(f"local stack: Airflow database ready in {time.monotonic() - migrate_started:.1f} s",
+              file=console)
+        started = time.monotonic()
+        results = run_all(args.dags_folder, emulator, args.logical_date, console, args.dag)
     print()
     print(summary_table(results))
     print(f"\n{len(results)} DAGs in {time.monotonic() - started:.1f} s; "
           f"Databricks run pages on {emulator.url}")
-    return 0 if all(r.state == "success" for r in results) else 1
+    failed = [r.dag_id for r in results if r.state != "success"]
+    if failed:
+        print(f"failed: {', '.join(failed)}; see {log_file}")
+    return 1 if failed else 0
 
 
 def command_up(args: argparse.Namespace, emulator: EmulatorEndpoint) -> int:
     """`airflow standalone` in this process group; Ctrl-C stops Airflow and the emulator."""
     from airflow.cli.cli_parser import get_parser
 
+    print(f"local stack: {publish(emulator, args.notebook, args.wheel)}")
     print(f"local stack: emulator on {emulator.url}; Airflow UI on "
           f"http://127.0.0.1:{os.environ['AIRFLOW__API__PORT']} (log in as admin, no password)")
     parsed = get_parser().parse_args(["standalone"])
@@ -71,13 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.logical_date.tzinfo is None:
         parser.error("--logical-date needs a time zone, e.g. 2025-06-01T00:00:00+00:00")
-    state_dir = args.state_dir.resolve()
+    state_dir = args.state_dir = args.state_dir.resolve()
     args.dags_folder = args.dags_folder.resolve()
     emulator_process = EmulatorProcess(args.emulator_pex, state_dir / "databricks",
                                        state_dir / "logs" / "emulator.log")
     with emulator_process as emulator:
         os.environ.update(airflow_environment(state_dir / "airflow", args.dags_folder, emulator))
-        publish(emulator, args.notebook, args.wheel)
         if args.command == "run-all":
             return command_run_all(args, emulator)
         return command_up(args, emulator)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 
 from local_stack.emulator_process import EmulatorEndpoint
 
@@ -18,14 +19,33 @@ class DagResult:
     databricks_runs: int
     cluster_starts: int
     cluster_seconds: float
+    failed_tasks: tuple[str, ...] = ()
 
 
 def _usage_counts(usage: dict) -> tuple[int, int, float]:
     return len(usage["runs"]), usage["cluster_starts"], usage["cluster_seconds"]
 
 
+def schedule_order(dags: dict, day: datetime) -> list[str]:
+    """DAG ids by the time their schedule fires on `day` (the order a real day runs them in,
+    so producers such as the ingest run before their consumers); unscheduled DAGs last."""
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
+
+    restriction = TimeRestriction(earliest=day, latest=None, catchup=True)
+    last = day + timedelta(days=366)
+
+    def fires_at(dag_id: str) -> tuple[datetime, str]:
+        timetable = coerce_to_core_timetable(dags[dag_id].timetable)
+        info = timetable.next_dagrun_info(last_automated_data_interval=None,
+                                          restriction=restriction)
+        return (info.run_after if info else last), dag_id
+
+    return sorted(dags, key=fires_at)
+
+
 def run_all(dags_folder: Path, emulator: EmulatorEndpoint, logical_date: datetime,
-            dag_ids: list[str] | None = None) -> list[DagResult]:
+            console: TextIO, dag_ids: list[str] | None = None) -> list[DagResult]:
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=dags_folder, bundle_path=dags_folder)
@@ -36,18 +56,23 @@ def run_all(dags_folder: Path, emulator: EmulatorEndpoint, logical_date: datetim
     if unknown:
         known = ", ".join(sorted(bag.dag_ids))
         raise ValueError(f"unknown DAG id(s) {', '.join(unknown)}; known: {known}")
+    selected = {dag_id: bag.dags[dag_id] for dag_id in dag_ids or bag.dag_ids}
     results = []
-    for dag_id in sorted(dag_ids or bag.dag_ids):
-        print(f"local run: {dag_id} ...", flush=True)
+    for dag_id in schedule_order(selected, logical_date):
+        print(f"local run: {dag_id} ...", file=console, flush=True)
         before = _usage_counts(emulator.usage())
         started = time.monotonic()
-        dag_run = bag.dags[dag_id].test(logical_date=logical_date)
+        dag_run = selected[dag_id].test(logical_date=logical_date)
         seconds = time.monotonic() - started
         after = _usage_counts(emulator.usage())
         runs, starts, cluster_seconds = (a - b for a, b in zip(after, before, strict=True))
+        failed = tuple(sorted(ti.task_id for ti in dag_run.get_task_instances()
+                              if ti.state in ("failed", "upstream_failed")))
         result = DagResult(dag_id, str(dag_run.state), round(seconds, 1), runs, starts,
-                           round(cluster_seconds, 1))
-        print(f"local run: {dag_id} -> {result.state} in {result.seconds} s", flush=True)
+                           round(cluster_seconds, 1), failed)
+        detail = f" (failed: {', '.join(failed)})" if failed else ""
+        print(f"local run: {dag_id} -> {result.state} in {result.seconds} s{detail}",
+              file=console, flush=True)
         results.append(result)
     return results
 
@@ -60,11 +85,11 @@ def summary_table(results: list[DagResult]) -> str:
         for r in results
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
                      for row in rows)
 
 
 def default_logical_date() -> datetime:
     """Yesterday at midnight UTC: the run a daily schedule would start today."""
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today.fromtimestamp(today.timestamp() - 86400, UTC)
+    return today - timedelta(days=1)

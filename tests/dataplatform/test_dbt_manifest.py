@@ -1,7 +1,8 @@
 """The manifest renderer on the project's real manifest: task ids, wiring and the job it creates.
 
 tests/dbt/fixtures/manifest.json is what `python -m dbt_runner.manifest --slim` writes for
-dbt/runner/dbt_runner/project (dbt lives in another resolve than Airflow); tests/dbt checks it is up to date.
+dbt/runner/dbt_runner/project (dbt lives in another resolve than Airflow); tests/dbt checks it is
+up to date.
 """
 
 import json

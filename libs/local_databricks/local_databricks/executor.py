@@ -81,7 +81,9 @@ class Outcome:
 
 
 class TaskProcess:
-    def __init__(self, spec: dict[str, Any], task_dir: Path, spark_remote: str) -> None:
+    def __init__(
+        self, spec: dict[str, Any], task_dir: Path, spark_remote: str, home: Path
+    ) -> None:
         task_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = task_dir / "output.log"
         self._result_file = task_dir / "result.json"
@@ -91,6 +93,7 @@ class TaskProcess:
             "SPARK_REMOTE": spark_remote,
             "PYTHONPATH": child_pythonpath(),
             "PYTHONUNBUFFERED": "1",
+            "HOME": str(home),
         }
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(

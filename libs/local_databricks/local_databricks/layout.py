@@ -48,11 +48,18 @@ class StateLayout:
         return self.root / "runs"
 
     @property
+    def driver_home(self) -> Path:
+        """HOME of task processes: what tools write under ~ stays in the state dir."""
+        return self.root / "driver-home"
+
+    @property
     def server_file(self) -> Path:
         return self.root / "server.json"
 
     def create(self) -> StateLayout:
-        for directory in (self.workspace, self.dbfs, self.volumes, self.warehouse, self.runs):
+        for directory in (
+            self.workspace, self.dbfs, self.volumes, self.warehouse, self.runs, self.driver_home
+        ):
             directory.mkdir(parents=True, exist_ok=True)
         return self
 

@@ -306,7 +306,7 @@ class Scheduler:
             "hang": "hang" in run.faults,
         }
         compute = clusters.compute_for(clusters.key_for(task.spec))
-        process = TaskProcess(spec, task_dir, compute.url)
+        process = TaskProcess(spec, task_dir, compute.url, self.layout.driver_home)
         deadline = task.spec.get("timeout_seconds") or 0
         started = time.time()
 

@@ -114,7 +114,7 @@ def _check_scalar(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             return int(value)
     elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
         if isinstance(value, str):
             try:

@@ -11,6 +11,9 @@ from local_databricks.errors import ApiError, invalid, not_found
 from local_databricks.layout import NOTEBOOK_HEADERS, StateLayout, notebook_language
 
 SOURCE_SUFFIXES = (".py", ".sql", ".scala", ".r")
+# Paths of other file systems: the Workspace API refuses them (Files API / DBFS API instead).
+FOREIGN_PREFIXES = {"/Volumes/": "the Files API (PUT /api/2.0/fs/files/Volumes/...)",
+                    "/dbfs/": "the DBFS API (POST /api/2.0/dbfs/put)"}
 
 
 class WorkspaceApi:
@@ -33,6 +36,12 @@ class WorkspaceApi:
 
     # -- workspace -------------------------------------------------------------------------
 
+    def _workspace_path(self, path: str) -> Path:
+        for prefix, api in FOREIGN_PREFIXES.items():
+            if path.startswith(prefix):
+                raise invalid(f"Path ({path}) is not a workspace path; use {api} for it")
+        return self.layout.workspace_path(path)
+
     def import_(self, body: dict[str, Any]) -> dict[str, Any]:
         path, fmt = body["path"], body.get("format", "SOURCE")
         content = base64.b64decode(body.get("content", ""))
@@ -47,7 +56,7 @@ class WorkspaceApi:
                 content = NOTEBOOK_HEADERS[language].encode() + b"\n" + content
         elif fmt == "AUTO" and language and path.lower().endswith(SOURCE_SUFFIXES):
             path = path.rsplit(".", 1)[0]
-        target = self.layout.workspace_path(path)
+        target = self._workspace_path(path)
         if target.exists() and not body.get("overwrite"):
             raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"{path} already exists; set overwrite")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +64,7 @@ class WorkspaceApi:
         return {}
 
     def _existing(self, path: str) -> Path:
-        local = self.layout.workspace_path(path)
+        local = self._workspace_path(path)
         if not local.exists():
             raise not_found(f"Path ({path}) doesn't exist.")
         return local
@@ -82,7 +91,7 @@ class WorkspaceApi:
         return self._status(body["path"], self._existing(body["path"]))
 
     def mkdirs(self, body: dict[str, Any]) -> dict[str, Any]:
-        self.layout.workspace_path(body["path"]).mkdir(parents=True, exist_ok=True)
+        self._workspace_path(body["path"]).mkdir(parents=True, exist_ok=True)
         return {}
 
     def list(self, body: dict[str, Any]) -> dict[str, Any]:
