@@ -39,7 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dags-folder", type=Path, default=DEFAULT_DAGS_FOLDER)
     parser.add_argument("--dbt-manifest", type=Path,
-                        default=Path("tests/dbt/fixtures/manifest.json"),  # pants: no-infer-dep
+                        default=Path("tests", "dbt", "fixtures", "manifest.json"),
                         help="manifest for the model-level dbt DAG (default: the test fixture)")
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()

@@ -13,23 +13,11 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from local_stack.airflow_home import airflow_environment, migrate_database
+from local_stack.airflow_home import airflow_environment, databricks_connection, migrate_database
 from local_stack.console import output_to
 from local_stack.emulator_process import EmulatorEndpoint, EmulatorProcess
+from local_stack.publish import publish
 from local_stack.run_all import default_logical_date, run_all, summary_table
-
-
-def publish(emulator: EmulatorEndpoint, notebooks: list[Path], wheels: list[Path]) -> str:
-    """Put the notebooks and wheels where the local environment's DAGs expect them."""
-    from databricks.sdk import WorkspaceClient
-    from dataplatform import load_environment
-    from deploy.workspace import publish_notebooks, publish_wheels
-
-    databricks = load_environment("local").databricks
-    client = WorkspaceClient(host=emulator.url, token=emulator.token, auth_type="pat")
-    notebooks_done = publish_notebooks(client, notebooks, databricks.notebook_dir)
-    wheels_done = publish_wheels(client, wheels, databricks.wheel_dir)
-    return f"published {len(notebooks_done)} notebooks and {len(wheels_done)} wheels"
 
 
 def command_run_all(args: argparse.Namespace, emulator: EmulatorEndpoint) -> int:
@@ -87,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     emulator_process = EmulatorProcess(args.emulator_pex, state_dir / "databricks",
                                        state_dir / "logs" / "emulator.log")
     with emulator_process as emulator:
-        os.environ.update(airflow_environment(state_dir / "airflow", args.dags_folder, emulator))
+        os.environ.update(airflow_environment(state_dir / "airflow", args.dags_folder))
+        os.environ.update(databricks_connection(emulator))
         if args.command == "run-all":
             return command_run_all(args, emulator)
         return command_up(args, emulator)

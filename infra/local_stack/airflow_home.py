@@ -1,6 +1,7 @@
 """Environment for an embedded Airflow 3.3.1 on SQLite, pointed at the local emulator.
 
-Set before Airflow is imported: Airflow reads its configuration at import time.
+`airflow_environment` must be set before Airflow is imported: Airflow reads its configuration
+at import time.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ def new_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
-def airflow_environment(
-    home: Path, dags_folder: Path, emulator: EmulatorEndpoint
-) -> dict[str, str]:
+def airflow_environment(home: Path, dags_folder: Path) -> dict[str, str]:
     """Variables for the local stack; the Fernet key and API secrets are new on every start."""
     home.mkdir(parents=True, exist_ok=True)
     return {
@@ -34,9 +33,18 @@ def airflow_environment(
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": "8794",
         "AIRFLOW__API_AUTH__JWT_SECRET": new_key(),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW_CONN_DATABRICKS_LOCAL": emulator.airflow_connection(),
         "DATAPLATFORM_ENV": "local",
     }
+
+
+def databricks_connection(emulator: EmulatorEndpoint) -> dict[str, str]:
+    """The local environment's Databricks connection as an AIRFLOW_CONN_* variable: read when a
+    hook needs it (so it may be set after Airflow is imported), and the only way the triggers
+    that `dag.test()` runs inline find it."""
+    from dataplatform import load_environment
+
+    conn_id = load_environment("local").databricks.conn_id
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": emulator.airflow_connection()}
 
 
 def migrate_database() -> None:
