@@ -84,13 +84,15 @@ def parse_manifest(project: Path, out: Path, manifest_pex: Path) -> float:
     """Run the manifest CLI on `project`; returns its wall time in seconds."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PEX") and k != "SPARK_REMOTE"}
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, str(manifest_pex), "--project-dir", str(project), "--out", str(out)],
+    result = subprocess.run(
+        # The PEX brings its own environment: run it on the base interpreter, not this venv.
+        [sys._base_executable, str(manifest_pex), "--project-dir", str(project), "--out", str(out)],
         env=env,
-        check=True,
         capture_output=True,
         text=True,
     )
+    if result.returncode != 0:
+        sys.exit(f"dbt parse of the synthetic project failed:\n{result.stderr[-3000:]}")
     return time.perf_counter() - started
 
 

@@ -184,3 +184,26 @@ def test_wheel_task_runs_its_entry_point(client):
     output = client.jobs.get_run_output(run.tasks[0].run_id)
     assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
     assert "tiny_job args ['--env=local'] rows 3" in output.logs
+
+
+def test_submit_run_belongs_to_a_one_time_job(client):
+    """As on Databricks, runs/get of a runs/submit run names its (anonymous) job: the provider's
+    deferrable operators read job_id from it."""
+    upload_notebook(client, "/Shared/noop", "dbutils.notebook.exit('ok')")
+    run_id = client.jobs.submit(
+        run_name="one-time",
+        tasks=[jobs.SubmitTask(task_key="noop", notebook_task=jobs.NotebookTask("/Shared/noop"))],
+    ).response.run_id
+    run = wait_done(client, run_id)
+    assert run.run_type == jobs.RunType.SUBMIT_RUN
+    assert run.job_id is not None
+    assert client.jobs.get_run(run.tasks[0].run_id).job_id == run.job_id
+    assert run.job_id not in [job.job_id for job in client.jobs.list()]
+
+
+def test_workspace_api_refuses_volume_paths(emulator):
+    body = {"path": "/Volumes/main/default/libs/x.whl", "format": "AUTO", "content": "UEs="}
+    response = _post(emulator, "/api/2.0/workspace/import", body)
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "Files API" in response.json()["message"]

@@ -44,6 +44,7 @@ class WorkspaceApi:
 
     def import_(self, body: dict[str, Any]) -> dict[str, Any]:
         path, fmt = body["path"], body.get("format", "SOURCE")
+        target = self._workspace_path(path)
         content = base64.b64decode(body.get("content", ""))
         if fmt not in ("SOURCE", "AUTO", "RAW"):
             raise invalid(f"Import format {fmt} is not supported locally; use SOURCE, AUTO or RAW")
@@ -56,7 +57,7 @@ class WorkspaceApi:
                 content = NOTEBOOK_HEADERS[language].encode() + b"\n" + content
         elif fmt == "AUTO" and language and path.lower().endswith(SOURCE_SUFFIXES):
             path = path.rsplit(".", 1)[0]
-        target = self._workspace_path(path)
+            target = self._workspace_path(path)
         if target.exists() and not body.get("overwrite"):
             raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"{path} already exists; set overwrite")
         target.parent.mkdir(parents=True, exist_ok=True)

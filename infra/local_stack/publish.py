@@ -1,0 +1,20 @@
+"""Publish the notebooks and wheels to the emulator where the local environment's DAGs look."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from local_stack.emulator_process import EmulatorEndpoint
+
+
+def publish(emulator: EmulatorEndpoint, notebooks: list[Path], wheels: list[Path]) -> str:
+    """Upload them with the deploy code a real workspace gets; returns a one-line summary."""
+    from databricks.sdk import WorkspaceClient
+    from dataplatform import load_environment
+    from deploy.workspace import publish_notebooks, publish_wheels
+
+    databricks = load_environment("local").databricks
+    client = WorkspaceClient(host=emulator.url, token=emulator.token, auth_type="pat")
+    notebooks_done = publish_notebooks(client, notebooks, databricks.notebook_dir)
+    wheels_done = publish_wheels(client, wheels, databricks.wheel_dir)
+    return f"published {len(notebooks_done)} notebooks and {len(wheels_done)} wheels"
