@@ -81,7 +81,10 @@ def copy_artifacts(work: Path, destination: Path) -> None:
             shutil.copy2(produced, destination / name)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int | str:
+    """0 on success, 2 when dbt could not run, else the exit message naming the failed nodes
+    (exit code 1): Databricks reports a wheel task's exit message as the run's error, so the
+    Airflow task that waits on the run shows which models and tests failed."""
     args = parse_args(argv)
     problem = check_environment(args)
     if problem:
@@ -102,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dbt-runner: dbt {args.command} failed ({len(failed)} nodes):", file=sys.stderr)
         for line in failed:
             print(f"  {line}", file=sys.stderr)
-        return 1
+        names = ", ".join(line.split(":", 1)[0] for line in failed) or "see the log above"
+        return f"dbt-runner: dbt {args.command} failed: {names}"
     print(f"dbt-runner: dbt {args.command} succeeded ({len(results)} nodes)")
     return 0
 
