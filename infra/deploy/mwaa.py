@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.config import Config  # pants: no-infer-dep
+from botocore.exceptions import BotoCoreError, ClientError  # pants: no-infer-dep
+from botocore.exceptions import NoCredentialsError, NoRegionError  # pants: no-infer-dep
 
 from deploy.bundle import load_bundle
 from deploy.errors import DeployError
@@ -32,11 +33,18 @@ from deploy.releases import Release, ReleaseStore
 from deploy.s3_bundle import Progress, require_versioning, restore_dags, upload_bundle
 
 EXIT_REFUSED = 2
+# What to do about the AWS configuration errors botocore reports without a hint.
+AWS_HINTS = {
+    NoCredentialsError: "credentials come from the AWS default chain: AWS_PROFILE, "
+    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO or an instance role",
+    NoRegionError: "pass --region or set AWS_DEFAULT_REGION",
+}
 MwaaClient = Callable[[], Any]
 
 
 def upload(s3: Any, mwaa: MwaaClient, bundle_dir: Path, environment: str, bucket: str,
            prefix: str, mwaa_environment: str | None, progress: Progress = print) -> Release:
+    """Ship the bundle, record it as the live release, then point MWAA (if named) at it."""
     bundle = load_bundle(bundle_dir, environment)
     progress(f"verified {bundle_dir}: {len(bundle.files)} files match MANIFEST.json "
              f"(sha256 {bundle.manifest_sha256[:12]})")
@@ -161,6 +169,6 @@ if __name__ == "__main__":
         print(f"error: {error}", file=sys.stderr)
         sys.exit(EXIT_REFUSED)
     except (BotoCoreError, ClientError) as error:
-        print(f"error: {error} (AWS credentials come from the default chain: AWS_PROFILE, "
-              "environment variables, instance role)", file=sys.stderr)
+        hint = AWS_HINTS.get(type(error))
+        print(f"error: {error}" + (f": {hint}" if hint else ""), file=sys.stderr)
         sys.exit(1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError  # pants: no-infer-dep
 
 from deploy.errors import DeployError
 from deploy.releases import Release, object_key
@@ -19,8 +19,10 @@ def check_source_bucket(mwaa: Any, name: str, bucket: str) -> None:
     try:
         environment = mwaa.get_environment(Name=name)["Environment"]
     except ClientError as error:
-        raise DeployError(f"--mwaa-environment {name}: cannot read it "
-                          f"({error.response['Error']['Code']}); check the name and region") from error
+        code = error.response["Error"]["Code"]
+        raise DeployError(
+            f"--mwaa-environment {name}: cannot read it ({code}); check the name and region"
+        ) from error
     source = environment.get("SourceBucketArn", "")
     if source.rpartition(":")[2] != bucket:
         raise DeployError(f"--mwaa-environment {name} reads {source or 'no bucket'}, not "

@@ -82,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{local_flag} {local} is not a directory")
     if args.notebooks is None and args.wheels is None:
         parser.error("nothing to publish: give --notebooks/--notebook-dir or --wheels/--wheel-dir")
-    client = WorkspaceClient(profile=args.profile)
+    try:
+        client = WorkspaceClient(profile=args.profile)
+    except ValueError as error:  # the SDK's message says which settings it tried
+        parser.exit(2, f"error: no Databricks credentials ({error})\n")
     if args.notebooks is not None:
         for remote in publish_notebooks(client, args.notebooks.glob("*.py"), args.notebook_dir):
             print(f"published notebook {remote}", flush=True)

@@ -43,15 +43,15 @@ def command_run_all(args: argparse.Namespace, emulator: EmulatorEndpoint) -> int
 
 
 def command_up(args: argparse.Namespace, emulator: EmulatorEndpoint) -> int:
-    """`airflow standalone` in this process group; Ctrl-C stops Airflow and the emulator."""
-    from airflow.cli.cli_parser import get_parser
+    """Airflow's services on loopback until Ctrl-C; the emulator stops with them."""
+    from local_stack.airflow_services import run_services
 
     print(f"local stack: {publish(emulator, args.notebook, args.wheel)}")
-    print(f"local stack: emulator on {emulator.url}; Airflow UI on "
-          f"http://127.0.0.1:{os.environ['AIRFLOW__API__PORT']} (log in as admin, no password)")
-    parsed = get_parser().parse_args(["standalone"])
-    parsed.func(parsed)
-    return 0
+    migrate_database()
+    port = os.environ["AIRFLOW__API__PORT"]
+    print(f"local stack: emulator on {emulator.url}; Airflow UI on http://127.0.0.1:{port} "
+          "(every user is admin); Ctrl-C stops everything", flush=True)
+    return run_services(port, args.state_dir.resolve() / "logs")
 
 
 def main(argv: list[str] | None = None) -> int:

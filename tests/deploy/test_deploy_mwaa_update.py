@@ -12,8 +12,8 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
-from botocore.stub import Stubber
+from botocore.config import Config  # pants: no-infer-dep
+from botocore.stub import Stubber  # pants: no-infer-dep
 from conftest import REGION, TEST_CREDENTIALS, BuildBundle
 from deploy.errors import DeployError
 from deploy.mwaa import rollback, upload
@@ -45,10 +45,9 @@ def expect_environment(stubber: Stubber, bucket: str) -> None:
 
 
 def versions(s3: Any, bucket: str, key: str) -> list[str]:
-    """Version ids of ``key``, oldest first."""
+    """Version ids of ``key``, oldest first (S3 lists them newest first)."""
     found = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
-    return [v["VersionId"] for v in sorted(found, key=lambda v: v["LastModified"])
-            if v["Key"] == key]
+    return [v["VersionId"] for v in reversed(found) if v["Key"] == key]
 
 
 def test_upload_then_rollback_send_the_exact_object_versions(
@@ -100,7 +99,8 @@ def test_environment_reading_another_bucket_is_refused_before_upload(
         {"Name": MWAA_NAME},
     )
     bundle = build_bundle(tmp_path / "bundle", {"orders.py": "# v1\n"})
-    with pytest.raises(DeployError, match=f"reads arn:aws:s3:::someone-else, not --bucket {bucket}"):
+    refusal = f"reads arn:aws:s3:::someone-else, not --bucket {bucket}"
+    with pytest.raises(DeployError, match=refusal):
         upload(s3, lambda: client, bundle, "test", bucket, PREFIX, MWAA_NAME, lambda _: None)
     assert s3.list_object_versions(Bucket=bucket).get("Versions", []) == []
     assert sent == []

@@ -1,4 +1,5 @@
-"""`python -m deploy.mwaa` against moto's S3 server: versioned upload, DAG sync, rollback, refusals."""
+"""`python -m deploy.mwaa` against moto's S3 server: versioned upload, DAG sync, rollback and
+what it refuses."""
 
 from __future__ import annotations
 
