@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.config import Config  # pants: no-infer-dep
-from botocore.exceptions import BotoCoreError, ClientError  # pants: no-infer-dep
-from botocore.exceptions import NoCredentialsError, NoRegionError  # pants: no-infer-dep
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import NoCredentialsError, NoRegionError
 
 from deploy.bundle import load_bundle
 from deploy.errors import DeployError

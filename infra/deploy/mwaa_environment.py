@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError  # pants: no-infer-dep
+from botocore.exceptions import ClientError
 
 from deploy.errors import DeployError
 from deploy.releases import Release, object_key

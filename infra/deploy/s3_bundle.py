@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError  # pants: no-infer-dep
+from botocore.exceptions import ClientError
 
 from deploy.bundle import SINGLE_OBJECTS, Bundle
 from deploy.errors import DeployError

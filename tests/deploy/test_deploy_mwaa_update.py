@@ -12,8 +12,8 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config  # pants: no-infer-dep
-from botocore.stub import Stubber  # pants: no-infer-dep
+from botocore.config import Config
+from botocore.stub import Stubber
 from conftest import REGION, TEST_CREDENTIALS, BuildBundle
 from deploy.errors import DeployError
 from deploy.mwaa import rollback, upload
