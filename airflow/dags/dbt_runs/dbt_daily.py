@@ -1,25 +1,13 @@
-"""Daily dbt build of the models tagged ``daily``, run by the dbt-runner wheel on a job cluster."""
-
-from datetime import UTC, datetime
-
-from airflow.sdk import DAG
+"""Airflow DAG: daily dbt build of the `daily` models, by the dbt-runner wheel on a job cluster."""
 
 from dataplatform import load_environment
-from dataplatform.callbacks import default_args
+from dataplatform.dags import platform_dag
 from dataplatform.operators import submit_run
 from dataplatform.tasks import dbt_runner_task, wheel_library
 
 env = load_environment()
 
-with DAG(
-    dag_id="dbt_daily_build",
-    schedule="0 4 * * *",
-    start_date=datetime(2025, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(env),
-    tags=["databricks", "dbt"],
-):
+with platform_dag("dbt_daily_build", env, schedule="0 4 * * *", tags=["databricks", "dbt"]):
     submit_run(
         "dbt_build",
         env,

@@ -1,23 +1,14 @@
 """Python -> Bash -> Python hand-off through XCom (TaskFlow), with no Databricks involved."""
 
-from datetime import UTC, datetime
-
 from airflow.sdk import dag, task
 
 from dataplatform import load_environment
-from dataplatform.callbacks import default_args
+from dataplatform.dags import platform_dag_args
 
 env = load_environment()
 
 
-@dag(
-    dag_id="generic_xcom_handoff",
-    schedule="@daily",
-    start_date=datetime(2025, 1, 1, tzinfo=UTC),
-    catchup=False,
-    default_args=default_args(env),
-    tags=["generic", "xcom"],
-)
+@dag(dag_id="generic_xcom_handoff", **platform_dag_args(env, "@daily", ["generic", "xcom"]))
 def xcom_handoff():
     @task
     def plan_batch(ds: str | None = None) -> dict[str, object]:

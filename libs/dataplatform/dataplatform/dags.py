@@ -1,0 +1,32 @@
+"""The DAG settings every project DAG shares, so DAG files state only what differs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from airflow.sdk import DAG
+
+from dataplatform.callbacks import default_args
+from dataplatform.config import Environment
+
+# Fixed and in the past: with catchup off, only the latest interval runs after a deploy.
+START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def platform_dag_args(env: Environment, schedule: str, tags: Sequence[str]) -> dict:
+    """Keyword arguments for ``DAG``/``@dag``: no backfill on deploy, one run at a time,
+    the environment's owner, retries and alerts."""
+    return {
+        "schedule": schedule,
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": default_args(env),
+        "tags": list(tags),
+    }
+
+
+def platform_dag(dag_id: str, env: Environment, schedule: str, tags: Sequence[str]) -> DAG:
+    """``with platform_dag(...):`` declares a project DAG (registered by the context manager)."""
+    return DAG(dag_id=dag_id, **platform_dag_args(env, schedule, tags))
