@@ -18,6 +18,15 @@ from pyspark.sql import SparkSession
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNER_ROOT = REPO / "dbt" / "runner"
+# Every model of the packaged dbt project.
+PROJECT_MODELS = {
+    "stg_raw__orders",
+    "stg_raw__customers",
+    "stg_raw__payments",
+    "orders",
+    "customers",
+    "monthly_revenue",
+}
 
 RAW_TABLES = {
     "customers": """

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import sys
 
-from conftest import REPO, RUNNER_ROOT
+from conftest import PROJECT_MODELS, REPO, RUNNER_ROOT
 
 PROJECT = REPO / "dbt" / "runner" / "dbt_runner" / "project"
 
@@ -25,14 +25,7 @@ def test_seed_then_build_passes_all_schema_tests(run_runner, spark, tmp_path):
     assert (tmp_path / "artifacts" / "manifest.json").is_file()
     # One printed line per node, e.g. "model    orders    success    0.09s rows=-".
     lines = [line.split() for line in built.stdout.splitlines() if line.startswith("model ")]
-    assert {line[1] for line in lines} == {
-        "stg_raw__orders",
-        "stg_raw__customers",
-        "stg_raw__payments",
-        "orders",
-        "customers",
-        "monthly_revenue",
-    }
+    assert {line[1] for line in lines} == PROJECT_MODELS
 
     customers = {r.customer_id: r for r in spark.sql("select * from analytics.customers").collect()}
     assert customers[1].email == "ann.lee@example.com"  # latest snapshot wins

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO, RUNNER_ROOT
+from conftest import PROJECT_MODELS, REPO, RUNNER_ROOT
 
 # The committed copy the Airflow-side renderer tests read (dbt is not in the Airflow resolve).
 FIXTURE = REPO / "tests" / "dbt" / "fixtures" / "manifest.json"
@@ -47,14 +47,7 @@ def test_manifest_cli_writes_project_nodes_without_a_warehouse(tmp_path):
 
     manifest = json.loads(out.read_text())
     models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
-    assert models == {
-        "stg_raw__orders",
-        "stg_raw__customers",
-        "stg_raw__payments",
-        "orders",
-        "customers",
-        "monthly_revenue",
-    }
+    assert models == PROJECT_MODELS
     orders = manifest["nodes"]["model.dataplatform.orders"]
     assert set(orders["depends_on"]["nodes"]) == {
         "model.dataplatform.stg_raw__orders",
