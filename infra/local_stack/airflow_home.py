@@ -18,6 +18,17 @@ def new_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
+def fernet_key(home: Path) -> str:
+    """The key of this home's database: made once (owner-only), so what the UI encrypted in one
+    session still decrypts in the next."""
+    key_file = home / "fernet.key"
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(new_key())
+    return key_file.read_text().strip()
+
+
 def airflow_environment(home: Path, dags_folder: Path) -> dict[str, str]:
     """Variables for the local stack; the Fernet key and API secrets are new on every start."""
     home.mkdir(parents=True, exist_ok=True)
@@ -25,7 +36,7 @@ def airflow_environment(home: Path, dags_folder: Path) -> dict[str, str]:
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__FERNET_KEY": new_key(),
+        "AIRFLOW__CORE__FERNET_KEY": fernet_key(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": os.environ.get("AIRFLOW_API_PORT", "8080"),

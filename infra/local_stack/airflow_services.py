@@ -34,9 +34,9 @@ def run_services(port: str, log_dir: Path) -> int:
     processes = {}
     for name, args in SERVICES.items():
         argv = [sys.executable, "-m", "airflow", *(a.format(port=port) for a in args)]
-        log = (log_dir / f"{name}.log").open("ab")
-        processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                           start_new_session=True)
+        with (log_dir / f"{name}.log").open("ab") as log:  # the child keeps its own handle
+            processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                               start_new_session=True)
         print(f"local stack: {name} started (log {log_dir / f'{name}.log'})", flush=True)
     try:
         while all(p.poll() is None for p in processes.values()):

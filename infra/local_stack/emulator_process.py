@@ -56,16 +56,20 @@ class EmulatorProcess:
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 env={k: v for k, v in os.environ.items() if not k.startswith("PEX")},
             )
-        deadline = time.monotonic() + 60
-        while not server_file.exists():
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the emulator exited with {self.process.returncode}; "
-                                   f"see {self.log_file}")
-            if time.monotonic() > deadline:
-                self.__exit__(None, None, None)
-                raise TimeoutError(f"the emulator did not start within 60 s; see {self.log_file}")
-            time.sleep(0.1)
-        info = json.loads(server_file.read_text())
+        try:
+            deadline = time.monotonic() + 60
+            while not server_file.exists():
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the emulator exited with {self.process.returncode}; "
+                                       f"see {self.log_file}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the emulator did not start within 60 s; "
+                                       f"see {self.log_file}")
+                time.sleep(0.1)
+            info = json.loads(server_file.read_text())
+        except BaseException:  # Ctrl-C included: never leave the server running
+            self.__exit__(None, None, None)
+            raise
         return EmulatorEndpoint(info["host"], info["port"], info["token"])
 
     def __exit__(self, *exc_info) -> None:

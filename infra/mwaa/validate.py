@@ -71,7 +71,8 @@ def uv(*args: str) -> subprocess.CompletedProcess[str]:
 
 def python312() -> str:
     """A CPython 3.12: pyenv's, then PATH's, then one uv knows about."""
-    pyenv = sorted(Path("/root/.pyenv/versions").glob(f"{PYTHON_VERSION}.*/bin/python3.12"))
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    pyenv = sorted((pyenv_root / "versions").glob(f"{PYTHON_VERSION}.*/bin/python3.12"))
     if pyenv:
         return str(pyenv[-1])
     on_path = shutil.which(f"python{PYTHON_VERSION}")

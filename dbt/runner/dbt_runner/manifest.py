@@ -18,12 +18,17 @@ from dbt_runner.project import dbt_args, staged_project
 
 # The DAG renderer reads nodes and sources only; macros are ~80% of a manifest's bytes.
 SLIM_DROPPED = ("macros", "docs")
+# What changes on every parse (times, ids, this machine, the temporary project copy): blanked in
+# the slim manifest so the same project always ships the same bytes.
+VOLATILE_METADATA = ("generated_at", "invocation_id", "invocation_started_at", "run_started_at",
+                     "user_id", "env")
 
 
 def write_manifest(out: Path, project_dir: Path | None = None, slim: bool = False) -> Path:
     """Parse the project (target local, no connection) and write manifest.json to `out`.
 
-    `slim` drops the parts no DAG reads (macros, docs) to keep the DAG bundle small and fast.
+    `slim` drops the parts no DAG reads (macros, docs) to keep the DAG bundle small and fast,
+    and what differs between two parses of the same project, so a rebuild is byte-identical.
     """
     with staged_project(project_dir) as work:
         outcome = dbtRunner().invoke(
@@ -37,7 +42,12 @@ def write_manifest(out: Path, project_dir: Path | None = None, slim: bool = Fals
             manifest = json.loads(produced.read_text())
             for key in SLIM_DROPPED:
                 manifest[key] = {}
-            out.write_text(json.dumps(manifest))
+            for key in VOLATILE_METADATA:
+                manifest["metadata"].pop(key, None)
+            for node in (*manifest["nodes"].values(), *manifest["sources"].values()):
+                node.pop("root_path", None)  # the temporary copy dbt parsed
+                node.pop("created_at", None)  # parse time
+            out.write_text(json.dumps(manifest, sort_keys=True))
         else:
             shutil.copy2(produced, out)
     return out

@@ -88,7 +88,7 @@ def load_graph(manifest_path: str | Path, select_tags: Collection[str] = ()) -> 
 
     def wanted(node: Mapping[str, Any]) -> bool:
         tags = node.get("tags", ())
-        return node["resource_type"] in RUNNABLE and (
+        return node.get("resource_type") in RUNNABLE and (
             not select_tags or any(tag in tags for tag in select_tags)
         )
 
@@ -100,7 +100,7 @@ def load_graph(manifest_path: str | Path, select_tags: Collection[str] = ()) -> 
     owned_tests: dict[str, list[str]] = {uid: [] for uid in order}
     source_tests: list[str] = []
     tested_sources: set[str] = set()
-    for test in (n for n in all_nodes.values() if n["resource_type"] == "test"):
+    for test in (n for n in all_nodes.values() if n.get("resource_type") == "test"):
         parents = test.get("depends_on", {}).get("nodes", [])
         runnable = [p for p in parents if p in selected]
         if runnable and len(parents) > 1:

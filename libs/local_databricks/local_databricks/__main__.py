@@ -26,6 +26,15 @@ from local_databricks.usage import UsageLedger
 from local_databricks.workspace import WorkspaceApi
 
 
+def write_private(path: Path, text: str) -> None:
+    """Owner-only from the first byte, and renamed into place: readers never see half a file."""
+    partial = path.with_name(f".{path.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    os.replace(partial, path)
+
+
 def serve(args: argparse.Namespace) -> None:
     layout = StateLayout(Path(args.state_dir).resolve()).create()
     token = args.token or os.environ.get("LOCAL_DATABRICKS_TOKEN") or secrets.token_urlsafe(24)
@@ -36,13 +45,12 @@ def serve(args: argparse.Namespace) -> None:
     scheduler = Scheduler(layout, make_engine(args.engine, layout), faults, usage)
     jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, base_url="")
     emulator = Emulator(token, scheduler, jobs_api, WorkspaceApi(layout), faults, usage)
-    httpd = make_server(args.host, args.port, emulator)
+    httpd = make_server(args.host, args.port, emulator, in_container=args.in_container)
     host, port = httpd.server_address[:2]
     base_url = f"http://{host}:{port}"
     jobs_api.base_url = base_url
     info = {"url": base_url, "host": host, "port": port, "token": token, "pid": os.getpid()}
-    layout.server_file.write_text(json.dumps(info))
-    layout.server_file.chmod(0o600)
+    write_private(layout.server_file, json.dumps(info))
     print(f"local databricks serving on {base_url} (state {layout.root})", flush=True)
 
     def stop(signum, frame):
@@ -81,6 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="run the Databricks API emulator")
     serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--in-container", action="store_true",
+                           help="allow a --host other than loopback (compose publishes the port "
+                           "on 127.0.0.1 only)")
     serve_cmd.add_argument("--port", type=int, default=0, help="0 picks a free port")
     serve_cmd.add_argument("--state-dir", required=True)
     serve_cmd.add_argument(

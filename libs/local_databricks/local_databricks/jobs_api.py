@@ -76,6 +76,8 @@ class JobsApi:
     def __init__(self, jobs: JobStore, scheduler: Scheduler, base_url: str) -> None:
         self.jobs, self.scheduler, self.base_url = jobs, scheduler, base_url
         self._idempotency: dict[str, int] = {}
+        # A retry can race the request it retries: look up, start and record under one lock.
+        self._idempotency_lock = threading.Lock()
 
     def routes(self) -> dict[tuple[str, str], tuple[str | None, Any]]:
         """(HTTP method, path after /api/2.x/) -> (SDK JobsAPI method for validation, handler)."""
@@ -165,9 +167,16 @@ class JobsApi:
     # -- runs ------------------------------------------------------------------------------
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
-        token = body.get("idempotency_token")
-        if token and token in self._idempotency:
-            return {"run_id": self._idempotency[token]}
+        with self._idempotency_lock:
+            token = body.get("idempotency_token")
+            if token and token in self._idempotency:
+                return {"run_id": self._idempotency[token]}
+            run_id = self._submit(body)
+            if token:
+                self._idempotency[token] = run_id
+            return {"run_id": run_id}
+
+    def _submit(self, body: dict[str, Any]) -> int:
         run_name = body.get("run_name", "Untitled")
         tasks = body.get("tasks")
         if not tasks:
@@ -181,9 +190,7 @@ class JobsApi:
             run_type="SUBMIT_RUN",
             timeout_seconds=body.get("timeout_seconds", 0),
         )
-        if token:
-            self._idempotency[token] = run.run_id
-        return {"run_id": run.run_id}
+        return run.run_id
 
     def _find(self, run_id: int):
         found = self.scheduler.find(run_id)

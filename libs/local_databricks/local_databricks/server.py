@@ -162,12 +162,19 @@ class Handler(BaseHTTPRequestHandler):
         faults, usage = self.emulator.faults, self.emulator.usage
         if path == "/emulator/faults":
             if method == "POST":
-                return faults.add(json.loads(data or b"{}"))
+                try:
+                    fault = json.loads(data or b"{}")
+                except ValueError as error:
+                    raise invalid(f"/emulator/faults: the body is not JSON ({error})") from None
+                return faults.add(fault)
             if method == "DELETE":
                 faults.clear()
             return {"faults": faults.pending()}
         if path == "/emulator/usage" and method == "GET":
             if "run_id" in query:
+                run_id = str(query["run_id"])
+                if not run_id.isdigit():
+                    raise invalid(f"/emulator/usage: run_id must be an integer, got {run_id!r}")
                 return usage.run_usage(int(query["run_id"]))
             return usage.totals()
         raise not_found(f"No emulator endpoint {method} {path}")
@@ -208,9 +215,13 @@ def _multipart(content_type: str, data: bytes) -> dict[str, Any]:
     return fields
 
 
-def make_server(host: str, port: int, emulator: Emulator) -> ThreadingHTTPServer:
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise ValueError(f"--host {host}: the emulator binds to loopback only (use 127.0.0.1)")
+def make_server(
+    host: str, port: int, emulator: Emulator, in_container: bool = False
+) -> ThreadingHTTPServer:
+    """Loopback only, unless inside a container whose published port is itself on loopback."""
+    if host not in ("127.0.0.1", "localhost", "::1") and not in_container:
+        raise ValueError(f"--host {host}: the emulator binds to loopback only (use 127.0.0.1; "
+                         "--in-container allows another address inside a container)")
     handler = type("BoundHandler", (Handler,), {"emulator": emulator})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
