@@ -30,6 +30,10 @@ from airflow.providers.databricks.operators.databricks_workflow import (
     DatabricksWorkflowTaskGroup,
 )
 
+from dataplatform.clusters import DEFAULT_JOB_CLUSTER_KEY
+from dataplatform.tasks import python_wheel_task
+from dataplatform.workflow_group import without_launch_retries
+
 RUNNABLE = ("model", "seed", "snapshot")
 SOURCE_TESTS_TASK_ID = "source_tests"
 
@@ -65,7 +69,7 @@ class DbtWorkflowConfig:
     job_clusters: Sequence[Mapping[str, Any]]
     wheel: str
     target: str
-    job_cluster_key: str = "main"
+    job_cluster_key: str = DEFAULT_JOB_CLUSTER_KEY
     select_tags: Collection[str] = ()
     package_name: str = "dbt_runner"
     entry_point: str = "dbt-runner"
@@ -161,8 +165,7 @@ def dbt_workflow(
         extra_job_params=dict(config.extra_job_params),
     ) as group:
         render_tasks(graph, config)
-    group.children[f"{group.group_id}.launch"].retries = 0
-    return group
+    return without_launch_retries(group)
 
 
 def _wheel_task(
@@ -171,11 +174,9 @@ def _wheel_task(
     return DatabricksTaskOperator(
         task_id=task_id,
         task_config={
-            "python_wheel_task": {
-                "package_name": config.package_name,
-                "entry_point": config.entry_point,
-                "parameters": [*dbt_args, "--target", config.target],
-            },
+            "python_wheel_task": python_wheel_task(
+                config.package_name, config.entry_point, [*dbt_args, "--target", config.target]
+            ),
             "libraries": [{"whl": config.wheel}],
         },
         job_cluster_key=config.job_cluster_key,

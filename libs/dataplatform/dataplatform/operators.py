@@ -19,6 +19,7 @@ from dataplatform.clusters import DEFAULT_JOB_CLUSTER_KEY, job_clusters, new_clu
 from dataplatform.config import Environment
 from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow
 from dataplatform.tasks import IDEMPOTENCY_TOKEN, LOGICAL_DATE_PARAMS, notebook_path, wheel_path
+from dataplatform.workflow_group import without_launch_retries
 
 TASK_KINDS = ("notebook_task", "python_wheel_task", "spark_python_task")
 
@@ -76,7 +77,7 @@ def databricks_workflow(
         extra_job_params={"tags": dict(env.cluster.tags)},
     ) as group:
         yield group
-    group.children[f"{group.group_id}.launch"].retries = 0
+    without_launch_retries(group)
 
 
 def workflow_notebook(
