@@ -24,6 +24,7 @@ from local_databricks import run_page
 from local_databricks.errors import ApiError, invalid, not_found
 from local_databricks.faults import FaultInjector
 from local_databricks.jobs_api import JobsApi
+from local_databricks.runtimes import spark_versions
 from local_databricks.scheduler import Scheduler
 from local_databricks.usage import UsageLedger
 from local_databricks.validation import parse_request, request_schema
@@ -31,7 +32,6 @@ from local_databricks.workspace import WorkspaceApi
 
 API_PREFIX = re.compile(r"^/api/2\.[012]/(.+)$")
 SDK_APIS = {"jobs": jobs.JobsAPI, "workspace": workspace.WorkspaceAPI, "dbfs": files.DbfsAPI}
-SPARK_VERSIONS = {"versions": [{"key": "15.4.x-scala2.12", "name": "15.4 LTS (local Sail)"}]}
 
 
 class Emulator:
@@ -134,7 +134,7 @@ class Handler(BaseHTTPRequestHandler):
             if route.startswith(prefix):
                 return handler(method, "/" + unquote(route[len(prefix) :]), _query(query), data)
         if route == "clusters/spark-versions" and method == "GET":
-            return _json(SPARK_VERSIONS)
+            return _json(spark_versions())
         if route.startswith("permissions/jobs/") and method in ("PATCH", "PUT"):
             return _json({})
         if (method, route) not in self.emulator.routes:
