@@ -19,20 +19,13 @@ from pathlib import Path
 from local_databricks.engine import ENGINES, make_engine
 from local_databricks.faults import FaultInjector, parse_cli_fault
 from local_databricks.jobs_api import JobsApi, JobStore
-from local_databricks.layout import StateLayout
+from local_databricks.layout import StateLayout, write_private
 from local_databricks.scheduler import Scheduler
+from local_databricks.secrets import SecretStore
+from local_databricks.secrets_api import SecretsApi
 from local_databricks.server import Emulator, make_server
 from local_databricks.usage import UsageLedger
 from local_databricks.workspace import WorkspaceApi
-
-
-def write_private(path: Path, text: str) -> None:
-    """Owner-only from the first byte, and renamed into place: readers never see half a file."""
-    partial = path.with_name(f".{path.name}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-    os.replace(partial, path)
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -44,7 +37,8 @@ def serve(args: argparse.Namespace) -> None:
     usage = UsageLedger()
     scheduler = Scheduler(layout, make_engine(args.engine, layout), faults, usage)
     jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, base_url="")
-    emulator = Emulator(token, scheduler, jobs_api, WorkspaceApi(layout), faults, usage)
+    apis = (SecretsApi(SecretStore(layout)),)
+    emulator = Emulator(token, scheduler, jobs_api, WorkspaceApi(layout), faults, usage, apis)
     httpd = make_server(args.host, args.port, emulator, in_container=args.in_container)
     host, port = httpd.server_address[:2]
     base_url = f"http://{host}:{port}"

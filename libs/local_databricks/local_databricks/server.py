@@ -31,7 +31,12 @@ from local_databricks.validation import parse_request, request_schema
 from local_databricks.workspace import WorkspaceApi
 
 API_PREFIX = re.compile(r"^/api/2\.[012]/(.+)$")
-SDK_APIS = {"jobs": jobs.JobsAPI, "workspace": workspace.WorkspaceAPI, "dbfs": files.DbfsAPI}
+SDK_APIS = {
+    "jobs": jobs.JobsAPI,
+    "workspace": workspace.WorkspaceAPI,
+    "dbfs": files.DbfsAPI,
+    "secrets": workspace.SecretsAPI,
+}
 
 
 class Emulator:
@@ -45,14 +50,16 @@ class Emulator:
         workspace_api: WorkspaceApi,
         faults: FaultInjector,
         usage: UsageLedger,
+        apis: tuple[Any, ...] = (),
     ) -> None:
         self.token, self.scheduler, self.faults, self.usage = token, scheduler, faults, usage
         self.jobs_api, self.workspace_api = jobs_api, workspace_api
         self.routes: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
         for (method, path), (method_name, handler) in jobs_api.routes().items():
             self.routes[(method, path)] = (request_schema(method_name), handler)
-        for (method, path), ((api, method_name), handler) in workspace_api.routes().items():
-            self.routes[(method, path)] = (request_schema(method_name, SDK_APIS[api]), handler)
+        for api_handlers in (workspace_api, *apis):
+            for (method, path), ((api, method_name), handler) in api_handlers.routes().items():
+                self.routes[(method, path)] = (request_schema(method_name, SDK_APIS[api]), handler)
 
 
 class Handler(BaseHTTPRequestHandler):

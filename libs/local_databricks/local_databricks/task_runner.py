@@ -22,6 +22,10 @@ from typing import Any
 from local_databricks.dbutils import DBUtils, NotebookExit
 from local_databricks.layout import StateLayout, notebook_language
 from local_databricks.notebook import NotebookRunner
+from local_databricks.secrets import RedactingStream, Redactor
+
+# Secret values this task read: [REDACTED] in its output and result, as on Databricks.
+REDACTOR = Redactor()
 
 
 def _spark():
@@ -46,7 +50,9 @@ def run_notebook(spec: dict[str, Any], layout: StateLayout) -> str | None:
         content = local.read_bytes()
         return content.decode(), notebook_language(content) or "PYTHON"
 
-    dbutils = DBUtils(layout, spec["parameters"], Path(spec["taskvalues_dir"]), spec["task_key"])
+    dbutils = DBUtils(
+        layout, spec["parameters"], Path(spec["taskvalues_dir"]), spec["task_key"], REDACTOR
+    )
     namespace = {"__name__": "__main__", "spark": _spark(), "dbutils": dbutils, "display": _display}
     try:
         NotebookRunner(namespace, load).run(spec["path"])
@@ -108,6 +114,8 @@ def main(spec_path: str) -> int:
     result_file = Path(spec["result_file"])
     outcome: dict[str, Any] = {"result": None, "error": None, "error_trace": None}
     code = 0
+    sys.stdout = RedactingStream(sys.stdout, REDACTOR)
+    sys.stderr = RedactingStream(sys.stderr, REDACTOR)
     try:
         if spec.get("hang"):
             print("Injected fault: this task hangs until cancelled or timed out", flush=True)
@@ -124,6 +132,7 @@ def main(spec_path: str) -> int:
         outcome["error_trace"] = traceback.format_exc()
         traceback.print_exc()
         code = 1
+    outcome = {k: REDACTOR.redact(v) if isinstance(v, str) else v for k, v in outcome.items()}
     result_file.write_text(json.dumps(outcome))
     sys.stdout.flush()
     sys.stderr.flush()
