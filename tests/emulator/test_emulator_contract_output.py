@@ -26,7 +26,8 @@ def test_failed_python_file_task_reports_its_error_line_and_output_tail(emulator
     ]
     run = wait_terminated(emulator, run_id)
     assert run["state"]["result_state"] == "FAILED"
-    output = ok(call(emulator, "GET", "jobs/runs/get-output", {"run_id": run["tasks"][0]["run_id"]}))
+    task_run_id = run["tasks"][0]["run_id"]
+    output = ok(call(emulator, "GET", "jobs/runs/get-output", {"run_id": task_run_id}))
     assert output["error"] == (
         "load_orders: error: the following arguments are required: --date (SystemExit: 2)"
     )

@@ -157,9 +157,8 @@ def test_refused_like_the_service(emulator, case):
 
 def test_update_merges_tasks_by_key_and_removes_named_entries(emulator):
     task = {"task_key": "a", **NOTEBOOK}
-    job_id = ok(call(emulator, "POST", "jobs/create", {"name": "contract.update", "tasks": [task]}))[
-        "job_id"
-    ]
+    created = call(emulator, "POST", "jobs/create", {"name": "contract.update", "tasks": [task]})
+    job_id = ok(created)["job_id"]
     ok(call(emulator, "POST", "jobs/update", {
         "job_id": job_id,
         "new_settings": {"tasks": [{"task_key": "b", **NOTEBOOK}], "timeout_seconds": 60},
@@ -183,17 +182,16 @@ def _launch_workflow(emulator) -> tuple[int, int]:
         ok(call(emulator, "POST", "jobs/reset", {"job_id": job_id, "new_settings": settings}))
     else:
         job_id = ok(call(emulator, "POST", "jobs/create", settings))["job_id"]
-    run_id = ok(call(emulator, "POST", "jobs/run-now", {"job_id": str(job_id), **group["run_now"]}))[
-        "run_id"
-    ]
+    started = call(emulator, "POST", "jobs/run-now", {"job_id": str(job_id), **group["run_now"]})
+    run_id = ok(started)["run_id"]
     return job_id, run_id
 
 
 def test_workflow_group_creates_then_resets_the_same_job(emulator, client):
     """A second DAG run of a DatabricksWorkflowTaskGroup resets the job the first one created."""
-    upload_notebook(
-        client, NOOP, 'dbutils.widgets.text("table", "none")\ndbutils.notebook.exit(dbutils.widgets.get("table"))'
-    )
+    source = 'dbutils.widgets.text("table", "none")\n'
+    source += 'dbutils.notebook.exit(dbutils.widgets.get("table"))'
+    upload_notebook(client, NOOP, source)
     launched = []
     for _ in range(2):
         job_id, run_id = _launch_workflow(emulator)

@@ -37,9 +37,8 @@ def test_repair_reruns_the_failed_task_and_its_dependents_only(emulator, client)
         ],
     }
     job_id = ok(call(emulator, "POST", "jobs/create", settings))["job_id"]
-    run_id = ok(
-        call(emulator, "POST", "jobs/run-now", {"job_id": job_id, "notebook_params": {"mode": "fail"}})
-    )["run_id"]
+    run_now = {"job_id": job_id, "notebook_params": {"mode": "fail"}}
+    run_id = ok(call(emulator, "POST", "jobs/run-now", run_now))["run_id"]
     first = wait_terminated(emulator, run_id)
     before = {t["task_key"]: t for t in first["tasks"]}
     assert first["state"]["result_state"] == "FAILED"
@@ -68,7 +67,7 @@ def test_repair_reruns_the_failed_task_and_its_dependents_only(emulator, client)
     assert [h["type"] for h in history] == ["ORIGINAL", "REPAIR"]
     assert history[0]["state"]["result_state"] == "FAILED"
     assert history[1]["id"] == repair_id
-    assert sorted(history[1]["task_run_ids"]) == sorted([after["b"]["run_id"], after["c"]["run_id"]])
+    assert sorted(history[1]["task_run_ids"]) == sorted(after[k]["run_id"] for k in "bc")
     old_b = ok(call(emulator, "GET", "jobs/runs/get", {"run_id": before["b"]["run_id"]}))
     assert old_b["state"]["result_state"] == "FAILED"
 
@@ -93,7 +92,8 @@ def test_repair_refuses_an_active_run_and_unknown_tasks(emulator, client):
     run_id = ok(call(emulator, "POST", "jobs/runs/submit", {"run_name": "r", "tasks": [task]}))[
         "run_id"
     ]
-    active = call(emulator, "POST", "jobs/runs/repair", {"run_id": run_id, "rerun_tasks": ["sleep"]})
+    repair = {"run_id": run_id, "rerun_tasks": ["sleep"]}
+    active = call(emulator, "POST", "jobs/runs/repair", repair)
     assert (active.status_code, active.json()["error_code"]) == (400, "INVALID_STATE")
     ok(call(emulator, "POST", "jobs/runs/cancel", {"run_id": run_id}))
     wait_terminated(emulator, run_id)

@@ -54,7 +54,8 @@ def check_tasks(
         if cluster_id is not None and not clusters.exists(cluster_id):
             raise invalid(
                 f"Task {name}: existing_cluster_id {cluster_id!r} does not exist. Create the "
-                "cluster first (POST /api/2.1/clusters/create) or use new_cluster / job_cluster_key."
+                "cluster first (POST /api/2.1/clusters/create) or use new_cluster or "
+                "job_cluster_key."
             )
         key = task.get("job_cluster_key")
         if key is not None and job_cluster_keys is not None and key not in job_cluster_keys:

@@ -78,7 +78,8 @@ class JobsApi:
     def __init__(
         self, jobs: JobStore, scheduler: Scheduler, clusters: ClusterStore, base_url: str
     ) -> None:
-        self.jobs, self.scheduler, self.clusters, self.base_url = jobs, scheduler, clusters, base_url
+        self.jobs, self.scheduler, self.clusters = jobs, scheduler, clusters
+        self.base_url = base_url
         self._idempotency: dict[str, int] = {}
         # A retry can race the request it retries: look up, start and record under one lock.
         self._idempotency_lock = threading.Lock()
@@ -275,7 +276,9 @@ class JobsApi:
         known = {t.task_key for t in run.tasks}
         unknown = [k for k in rerun_tasks if k not in known]
         if unknown:
-            raise invalid(f"Run {run.run_id} has no task {unknown[0]!r}; its tasks: {sorted(known)}")
+            raise invalid(
+                f"Run {run.run_id} has no task {unknown[0]!r}; its tasks: {sorted(known)}"
+            )
         params = {k: body[k] for k in RUN_NOW_PARAMS if body.get(k)}
         repair_id = self.scheduler.repair(
             run,

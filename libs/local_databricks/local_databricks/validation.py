@@ -7,7 +7,7 @@ dataclasses inside it). What the service does, the walk does:
   SDK does not know yet) are ignored and logged at debug;
 - an enum value the service does not know is accepted and dropped (logged as a warning): the
   service answers 200 and the setting falls back to its default;
-- empty objects and lists are kept as sent;
+- empty objects and lists are kept as sent, and a required list or map may be left out;
 - a wrong type is MALFORMED_REQUEST ("Could not parse request object: ..."); a missing required
   field is INVALID_PARAMETER_VALUE ("Missing required field: ...").
 """
@@ -146,7 +146,9 @@ def _join(path: str, key: str) -> str:
 
 
 def _optional(tp: Any) -> bool:
-    return type(None) in typing.get_args(tp) or tp is Any
+    """A list or map is never missing, only empty (the SDK's as_dict() leaves empty ones out)."""
+    container = typing.get_origin(tp) in (list, dict, typing.List, typing.Dict)  # noqa: UP006
+    return container or type(None) in typing.get_args(tp) or tp is Any
 
 
 def _kind(value: Any) -> str:
