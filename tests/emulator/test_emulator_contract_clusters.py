@@ -6,7 +6,7 @@ import re
 import time
 
 from conftest import upload_notebook
-from contract_client import call, ok, provider_payloads, wait_terminated
+from emulator.contract_client import call, ok, provider_payloads, wait_terminated
 from local_databricks.clusters_api import ClusterStore
 
 CLUSTER = provider_payloads()["cluster"]

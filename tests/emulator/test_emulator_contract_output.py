@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from contract_client import call, ok, wait_terminated
+from emulator.contract_client import call, ok, wait_terminated
 
 CLI = """
 import argparse

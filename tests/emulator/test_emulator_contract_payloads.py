@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import upload_notebook
-from contract_client import call, fail_next_run, ok, provider_payloads, wait_terminated
+from emulator.contract_client import call, fail_next_run, ok, provider_payloads, wait_terminated
 
 PAYLOADS = provider_payloads()
 CLUSTER = PAYLOADS["cluster"]

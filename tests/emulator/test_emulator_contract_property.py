@@ -16,7 +16,7 @@ import types
 import typing
 from typing import Any
 
-from contract_client import call, fail_next_run, ok
+from emulator.contract_client import call, fail_next_run, ok
 from databricks.sdk.service import compute, jobs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -4,7 +4,7 @@ DatabricksWorkflowTaskGroup repair link and DatabricksRunNowOperator(repair_run=
 from __future__ import annotations
 
 from conftest import upload_notebook, wait_done
-from contract_client import call, ok, wait_terminated
+from emulator.contract_client import call, ok, wait_terminated
 from databricks.sdk.service import jobs
 
 FLAKY = """
