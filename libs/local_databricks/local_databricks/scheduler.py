@@ -3,7 +3,8 @@
 A run's tasks start when their depends_on tasks are done and their run_if holds; tasks on the
 same cluster key (job_cluster_key, or one per new_cluster task, or the run's shared compute)
 share one compute, started on first use and stopped when the run ends. Every task run has its
-own run_id.
+own run_id. A repair reruns some tasks of a finished run in that same run: the run goes back to
+PENDING, the rerun tasks get new task run ids, and each repair is one more attempt of the run.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from local_databricks.layout import StateLayout
 from local_databricks.usage import ClusterUsage, UsageLedger
 
 TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
+SUCCEEDED = ("SUCCESS", "SUCCESS_WITH_FAILURES", "EXCLUDED")
 
 
 def now_ms() -> int:
@@ -56,6 +58,20 @@ class TaskRun:
 
 
 @dataclass
+class Attempt:
+    """The original run or one repair of it: what repair_history lists."""
+
+    id: int
+    type: str  # ORIGINAL or REPAIR
+    start_time: int
+    task_run_ids: list[int]
+    end_time: int = 0
+    life_cycle_state: str = "PENDING"
+    result_state: str | None = None
+    state_message: str = ""
+
+
+@dataclass
 class Run:
     run_id: int
     run_name: str
@@ -75,10 +91,20 @@ class Run:
     timed_out: bool = False
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
     changed: threading.Condition = field(default_factory=threading.Condition)
+    attempts: list[Attempt] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
         return self.life_cycle_state in TERMINAL
+
+    @property
+    def latest_repair_id(self) -> int | None:
+        return self.attempts[-1].id if len(self.attempts) > 1 else None
+
+    @property
+    def attempt_start(self) -> int:
+        """When the current attempt started: a repair gets the whole timeout_seconds again."""
+        return self.attempts[-1].start_time if self.attempts else self.start_time
 
 
 class _RunClusters:
@@ -166,15 +192,56 @@ class Scheduler:
             number_in_job=number_in_job,
             faults=self.faults.take_run_faults(),
         )
+        run.attempts.append(
+            Attempt(run.run_id, "ORIGINAL", run.start_time, [t.run_id for t in run.tasks])
+        )
         with self._lock:
             self.runs[run.run_id] = run
             for task in run.tasks:
                 self.task_runs[task.run_id] = (run, task)
         self.usage.run_started(run.run_id)
+        self._launch(run)
+        return run
+
+    def _launch(self, run: Run) -> None:
         threading.Thread(
             target=self._execute, args=(run,), daemon=True, name=f"run-{run.run_id}"
         ).start()
-        return run
+
+    def repair(
+        self,
+        run: Run,
+        *,
+        rerun_tasks: list[str],
+        all_failed: bool,
+        with_dependents: bool,
+        params: dict[str, Any],
+    ) -> int:
+        """Rerun the chosen tasks of a finished run, plus every task downstream of them that did
+        not succeed (or every one, with_dependents); the others keep their results."""
+        chosen = set(rerun_tasks)
+        if all_failed:
+            chosen |= {t.task_key for t in run.tasks if t.result_state not in SUCCEEDED}
+        for task in _downstream(run.tasks, chosen):
+            if with_dependents or task.result_state not in SUCCEEDED:
+                chosen.add(task.task_key)
+        repair_id = self.next_id()
+        with run.changed:
+            run.tasks = [
+                TaskRun(self.next_id(), t.task_key, t.spec) if t.task_key in chosen else t
+                for t in run.tasks
+            ]
+            rerun_ids = [t.run_id for t in run.tasks if t.task_key in chosen]
+            run.attempts.append(Attempt(repair_id, "REPAIR", now_ms(), rerun_ids))
+            run.params = _merged_params(run.params, params)
+            run.life_cycle_state, run.result_state, run.state_message = "PENDING", None, ""
+            run.end_time, run.cancel_requested, run.timed_out = 0, False, False
+            run.faults = self.faults.take_run_faults()
+        with self._lock:
+            for task in run.tasks:
+                self.task_runs[task.run_id] = (run, task)
+        self._launch(run)
+        return repair_id
 
     def find(self, run_id: int) -> tuple[Run, TaskRun | None] | None:
         with self._lock:
@@ -190,8 +257,8 @@ class Scheduler:
     def delete(self, run: Run) -> None:
         with self._lock:
             self.runs.pop(run.run_id, None)
-            for task in run.tasks:
-                self.task_runs.pop(task.run_id, None)
+            for task_run_id in [k for k, (r, _) in self.task_runs.items() if r is run]:
+                del self.task_runs[task_run_id]
 
     # -- the run thread --------------------------------------------------------------------
 
@@ -267,7 +334,8 @@ class Scheduler:
         return "UPSTREAM_FAILED" if rule == "ALL_SUCCESS" else "EXCLUDED"
 
     def _deadline_passed(self, run: Run) -> bool:
-        if run.timeout_seconds and time.time() * 1000 > run.start_time + run.timeout_seconds * 1000:
+        deadline = run.attempt_start + run.timeout_seconds * 1000
+        if run.timeout_seconds and time.time() * 1000 > deadline:
             run.timed_out = True
         return run.timed_out
 
@@ -340,6 +408,9 @@ class Scheduler:
             run.life_cycle_state, run.result_state = "TERMINATED", result
             run.state_message = message
             run.end_time = now_ms()
+            attempt = run.attempts[-1]
+            attempt.end_time, attempt.life_cycle_state = run.end_time, "TERMINATED"
+            attempt.result_state, attempt.state_message = result, message
             run.changed.notify_all()
 
     def shutdown(self, timeout: float = 20.0) -> None:
@@ -352,3 +423,21 @@ class Scheduler:
             with run.changed:
                 while not run.done and time.monotonic() < deadline:
                     run.changed.wait(0.2)
+
+
+def _downstream(tasks: list[TaskRun], keys: set[str]) -> list[TaskRun]:
+    """The tasks that depend, directly or not, on any of `keys`."""
+    found: set[str] = set()
+    frontier = set(keys)
+    while frontier:
+        frontier = {t.task_key for t in tasks if frontier & set(t.depends_on)} - found - keys
+        found |= frontier
+    return [t for t in tasks if t.task_key in found]
+
+
+def _merged_params(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A repair's parameters replace the run's, map by map (job_parameters key by key)."""
+    merged = dict(params) | overrides
+    if "job_parameters" in params and "job_parameters" in overrides:
+        merged["job_parameters"] = params["job_parameters"] | overrides["job_parameters"]
+    return merged
