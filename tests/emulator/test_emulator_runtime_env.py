@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 import os
 
-from conftest import upload_notebook
+from conftest import new_cluster, upload_notebook, wait_done
 from databricks.sdk.service import jobs
-from runtime_helpers import new_cluster, wait_terminal
 
 # Set at import, so before the session's emulator server starts (pytest collects every module
 # first): the server process has it, and a task must not.
@@ -37,7 +36,7 @@ def _report(client, spark_version: str, **spark_env_vars: str) -> dict:
             )
         ],
     ).response.run_id
-    run = wait_terminal(client, run_id)
+    run = wait_done(client, run_id, timeout=280)
     output = client.jobs.get_run_output(run.tasks[0].run_id)
     assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
     return json.loads(output.notebook_output.result)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import io
 import zipfile
 
-from conftest import upload_notebook
+from conftest import new_cluster, upload_notebook, wait_done
 from databricks.sdk.service import compute, jobs
-from runtime_helpers import new_cluster, wait_terminal
 
 STRICT_WHEEL = "/Volumes/main/default/libs/py312_only-1.0-py3-none-any.whl"
 
@@ -52,7 +51,7 @@ def _wheel_run(client, spark_version: str) -> jobs.Run:
             )
         ],
     ).response.run_id
-    return wait_terminal(client, run_id)
+    return wait_done(client, run_id, timeout=280)
 
 
 def test_wheel_whose_requires_python_excludes_the_cluster_python_fails_the_run(client):
@@ -91,7 +90,7 @@ def test_pypi_library_is_installed_and_importable_in_a_notebook(client):
             )
         ],
     ).response.run_id
-    run = wait_terminal(client, run_id)
+    run = wait_done(client, run_id, timeout=280)
     output = client.jobs.get_run_output(run.tasks[0].run_id)
     assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
     assert output.notebook_output.result == "1,234,567"
@@ -116,7 +115,7 @@ def test_missing_pypi_package_fails_the_run_naming_it(client):
             ),
         ],
     ).response.run_id
-    run = wait_terminal(client, run_id)
+    run = wait_done(client, run_id, timeout=280)
     assert run.state.life_cycle_state == jobs.RunLifeCycleState.INTERNAL_ERROR
     tasks = {task.task_key: task for task in run.tasks}
     message = tasks["nb"].state.state_message

@@ -235,7 +235,8 @@ def _layer_base(site: Path, base: list[Path]) -> None:
         # RECORD lists only the metadata copy, so replacing the package removes nothing of
         # the shared base.
         files = [f"{dist_info.name}/{p.name}" for p in target.iterdir()]
-        (target / "RECORD").write_text("".join(f"{f},,\n" for f in [*files, f"{dist_info.name}/RECORD"]))
+        files.append(f"{dist_info.name}/RECORD")
+        (target / "RECORD").write_text("".join(f"{f},,\n" for f in files))
 
 
 def resolve_secret_references(layout: StateLayout, text: str, where: str) -> str:
@@ -260,7 +261,9 @@ def runner_pythonpath(layout: StateLayout) -> str:
     if not target.is_dir():
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="runner.", dir=root))
-        shutil.copytree(package, staging / package.name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            package, staging / package.name, ignore=shutil.ignore_patterns("__pycache__")
+        )
         try:
             (staging / package.name).rename(target)
         except OSError:  # another cluster copied it first
@@ -275,7 +278,7 @@ def task_environment(
     """What a Databricks driver's Python process sees: no variable of the emulator's host."""
     version = env.runtime.key.split(".x")[0]
     return {
-        "PATH": f"{env.env_dir / 'bin'}{os.pathsep}/usr/local/bin{os.pathsep}/usr/bin{os.pathsep}/bin",
+        "PATH": os.pathsep.join([str(env.env_dir / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(layout.driver_home),
         "LANG": "C.UTF-8",
         "TZ": "Etc/UTC",

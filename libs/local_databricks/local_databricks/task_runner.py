@@ -56,7 +56,8 @@ def run_notebook(spec: dict[str, Any], layout: StateLayout) -> str | None:
         return content.decode(), notebook_language(content) or "PYTHON"
 
     dbutils = DBUtils(layout, spec["parameters"], Path(spec["taskvalues_dir"]), spec["task_key"])
-    namespace = {"__name__": "__main__", "spark": _spark({}), "dbutils": dbutils, "display": _display}
+    spark = _spark({})
+    namespace = {"__name__": "__main__", "spark": spark, "dbutils": dbutils, "display": _display}
     try:
         NotebookRunner(namespace, load).run(spec["path"])
     except NotebookExit as exit_:
