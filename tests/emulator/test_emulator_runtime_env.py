@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 from conftest import new_cluster, upload_notebook, wait_done
 from databricks.sdk.service import jobs
+from local_databricks.cluster_env import ClusterEnvError, find_python
+from local_databricks.runtimes import RUNTIMES
 
 # Set at import, so before the session's emulator server starts (pytest collects every module
 # first): the server process has it, and a task must not.
@@ -62,3 +65,13 @@ def test_a_15_4_cluster_runs_task_code_on_python_3_11(client):
     assert report["python"] == [3, 11]
     assert report["env"]["DATABRICKS_RUNTIME_VERSION"] == "15.4"
     assert report["spark"] == 2
+
+
+def test_a_runtime_whose_python_is_missing_is_refused_naming_it_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ClusterEnvError) as refused:
+        find_python(RUNTIMES["13.3.x-scala2.12"])
+    message = str(refused.value)
+    assert "13.3 LTS" in message and "Python 3.10" in message
+    assert "pyenv install 3.10" in message

@@ -135,7 +135,13 @@ def runtime_base(runtime: Runtime, log_path: Path) -> list[Path]:
     """The directories holding the runtime's preinstalled packages for its Python."""
     if f"{sys.version_info.major}.{sys.version_info.minor}" == runtime.python:
         return _own_site_dirs()
-    pins = sorted(f"{name}=={importlib.metadata.version(name)}" for name in RUNTIME_PACKAGES)
+    try:
+        pins = sorted(f"{name}=={importlib.metadata.version(name)}" for name in RUNTIME_PACKAGES)
+    except importlib.metadata.PackageNotFoundError as missing:
+        raise ClusterEnvError(
+            f"The emulator's own environment lacks {missing.name}, one of the runtime packages "
+            f"({', '.join(RUNTIME_PACKAGES)}) it pins for Python {runtime.python} clusters"
+        ) from None
     digest = hashlib.sha256("\n".join(pins).encode()).hexdigest()[:12]
     base_dir = cache_root() / "runtime-bases" / f"python{runtime.python}-{digest}"
     site = _site_packages(base_dir, runtime.python)
@@ -161,7 +167,12 @@ def runtime_base(runtime: Runtime, log_path: Path) -> list[Path]:
                         f"Could not build the Python {runtime.python} runtime base for "
                         f"{runtime.name}: {result.stderr.strip()[-1500:]}"
                     )
-            building.rename(base_dir)
+            try:
+                building.rename(base_dir)
+            except OSError:  # another emulator process built it first
+                if not site.is_dir():
+                    raise
+                shutil.rmtree(building)
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
