@@ -2,8 +2,10 @@
 
 Each library is one `uv pip install` into the cluster's env (whose Python is the runtime's), so
 a wheel's metadata is respected (Requires-Python, platform tags, Requires-Dist from the index)
-and a failure names the library. uv's cache is shared by every cluster, so a repeated install
-links files instead of downloading them.
+and a failure names the library. uv's cache is shared by every cluster, and an install first
+tries to resolve from that cache alone (`--offline`): a repeated install neither downloads nor
+revalidates index pages. Only what the cache cannot satisfy goes to the index, so an unpinned
+requirement keeps the version first installed until the cache is cleared.
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ def install_library(
         args = _install_args(layout, library)
     except ValueError as error:
         raise _failure(library, cluster_name, str(error)) from None
-    result = run_uv(["pip", "install", "--python", str(env.python), *args], log_path)
+    command = ["pip", "install", "--python", str(env.python), *args]
+    result = run_uv([*command, "--offline"], log_path)
+    if result.returncode:
+        result = run_uv(command, log_path)
     if result.returncode:
         raise _failure(library, cluster_name, result.stderr[-4000:])
