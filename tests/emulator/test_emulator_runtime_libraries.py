@@ -73,19 +73,20 @@ def test_the_same_wheel_runs_on_a_runtime_with_its_python(client):
     assert "running on 3.12" in output.logs
 
 
-def test_pypi_library_is_installed_and_importable_in_a_notebook(client):
+def _humanize_run(client, library: compute.Library) -> str:
+    """The notebook's result when it imports humanize, installed by `library` only."""
     upload_notebook(
         client,
         "/Users/dev/uses_humanize",
         "import humanize\ndbutils.notebook.exit(humanize.intcomma(1234567))\n",
     )
     run_id = client.jobs.submit(
-        run_name="pypi",
+        run_name="humanize",
         tasks=[
             jobs.SubmitTask(
                 task_key="nb",
                 notebook_task=jobs.NotebookTask("/Users/dev/uses_humanize"),
-                libraries=[compute.Library(pypi=compute.PythonPyPiLibrary("humanize==4.12.3"))],
+                libraries=[library],
                 new_cluster=new_cluster("16.4.x-scala2.12"),
             )
         ],
@@ -93,7 +94,18 @@ def test_pypi_library_is_installed_and_importable_in_a_notebook(client):
     run = wait_done(client, run_id, timeout=280)
     output = client.jobs.get_run_output(run.tasks[0].run_id)
     assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
-    assert output.notebook_output.result == "1,234,567"
+    return output.notebook_output.result
+
+
+def test_pypi_library_is_installed_and_importable_in_a_notebook(client):
+    library = compute.Library(pypi=compute.PythonPyPiLibrary("humanize==4.12.3"))
+    assert _humanize_run(client, library) == "1,234,567"
+
+
+def test_requirements_file_library_is_installed(client):
+    path = "/Volumes/main/default/libs/requirements.txt"
+    client.files.upload(path, io.BytesIO(b"humanize==4.12.3\n"), overwrite=True)
+    assert _humanize_run(client, compute.Library(requirements=path)) == "1,234,567"
 
 
 def test_missing_pypi_package_fails_the_run_naming_it(client):
