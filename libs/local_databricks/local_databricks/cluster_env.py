@@ -265,21 +265,22 @@ def resolve_secret_references(layout: StateLayout, text: str, where: str) -> str
 
 def runner_pythonpath(layout: StateLayout) -> str:
     """A copy of the emulator's task-runner package, the one thing a task process imports
-    from the emulator (not its site-packages, which are built for the emulator's Python)."""
+    from the emulator (not its site-packages, which are built for the emulator's Python).
+    Keyed by the package's content, so a state dir reused by a newer emulator gets a new copy."""
     package = Path(__file__).resolve().parent
-    root = layout.root / "runtime" / "runner"
+    sources = sorted(package.glob("*.py"))
+    digest = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in sources))
+    root = layout.root / "runtime" / f"runner-{digest.hexdigest()[:12]}"
     target = root / package.name
     if not target.is_dir():
         root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix="runner.", dir=root))
-        shutil.copytree(
-            package, staging / package.name, ignore=shutil.ignore_patterns("__pycache__")
-        )
+        staging = Path(tempfile.mkdtemp(prefix="staging.", dir=root))
+        for source in sources:
+            (staging / source.name).write_bytes(source.read_bytes())
         try:
-            (staging / package.name).rename(target)
+            staging.rename(target)
         except OSError:  # another cluster copied it first
-            pass
-        shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(staging, ignore_errors=True)
     return str(root)
 
 
