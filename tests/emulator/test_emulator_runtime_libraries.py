@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+import requests
 from conftest import new_cluster, upload_notebook, wait_done
 from databricks.sdk.service import compute, jobs
 
@@ -73,8 +74,8 @@ def test_the_same_wheel_runs_on_a_runtime_with_its_python(client):
     assert "running on 3.12" in output.logs
 
 
-def _humanize_run(client, library: compute.Library) -> str:
-    """The notebook's result when it imports humanize, installed by `library` only."""
+def _humanize_run(client, library: compute.Library) -> tuple[str, int]:
+    """The notebook's result when it imports humanize, installed by `library` only; run id."""
     upload_notebook(
         client,
         "/Users/dev/uses_humanize",
@@ -94,18 +95,28 @@ def _humanize_run(client, library: compute.Library) -> str:
     run = wait_done(client, run_id, timeout=280)
     output = client.jobs.get_run_output(run.tasks[0].run_id)
     assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
-    return output.notebook_output.result
+    return output.notebook_output.result, run_id
 
 
-def test_pypi_library_is_installed_and_importable_in_a_notebook(client):
+def test_pypi_library_is_installed_and_importable_in_a_notebook(client, emulator):
     library = compute.Library(pypi=compute.PythonPyPiLibrary("humanize==4.12.3"))
-    assert _humanize_run(client, library) == "1,234,567"
+    result, run_id = _humanize_run(client, library)
+    assert result == "1,234,567"
+    usage = requests.get(
+        f"{emulator['url']}/emulator/usage",
+        params={"run_id": run_id},
+        headers={"Authorization": f"Bearer {emulator['token']}"},
+        timeout=10,
+    ).json()
+    [cluster] = usage["clusters"]
+    assert cluster["spark_version"] == "16.4.x-scala2.12" and cluster["python"] == "3.12"
+    assert cluster["libraries_installed"] == 1
 
 
 def test_requirements_file_library_is_installed(client):
     path = "/Volumes/main/default/libs/requirements.txt"
     client.files.upload(path, io.BytesIO(b"humanize==4.12.3\n"), overwrite=True)
-    assert _humanize_run(client, compute.Library(requirements=path)) == "1,234,567"
+    assert _humanize_run(client, compute.Library(requirements=path))[0] == "1,234,567"
 
 
 def test_missing_pypi_package_fails_the_run_naming_it(client):
