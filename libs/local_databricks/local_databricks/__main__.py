@@ -40,8 +40,8 @@ def serve(args: argparse.Namespace) -> None:
     for text in args.fault:
         faults.add(parse_cli_fault(text))
     usage = UsageLedger()
-    scheduler = Scheduler(layout, make_engine(args.engine, layout), faults, usage)
     clusters = ClusterStore(layout.root / "clusters.json")
+    scheduler = Scheduler(layout, make_engine(args.engine, layout), faults, usage, clusters)
     jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, clusters, base_url="")
     emulator = Emulator(
         token,

@@ -14,12 +14,18 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from local_databricks.clusters_api import ClusterStore
+from local_databricks.cluster_env import ClusterEnv, ClusterEnvError, create_cluster_env
+from local_databricks.cluster_env import task_environment
 from local_databricks.engine import Engine
+from local_databricks.errors import ApiError
 from local_databricks.executor import Outcome, TaskProcess, UnsupportedTaskError, build_spec
 from local_databricks.faults import FaultInjector
 from local_databricks.layout import StateLayout
+from local_databricks.libraries import LibraryInstallError, install_library, library_id
 from local_databricks.usage import ClusterUsage, UsageLedger
 
 TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
@@ -107,14 +113,39 @@ class Run:
         return self.attempts[-1].start_time if self.attempts else self.start_time
 
 
-class _RunClusters:
-    """The computes of one run, started on first use; one start per cluster key."""
+@dataclass
+class _Cluster:
+    """One started cluster of a run: its compute, Python env and installed libraries."""
 
-    def __init__(self, run: Run, engine: Engine, usage: UsageLedger, layout: StateLayout) -> None:
+    name: str
+    compute: Any
+    usage: ClusterUsage
+    env: ClusterEnv
+    log_path: Path
+    libraries: dict[str, str | None] = field(default_factory=dict)  # id -> failure or None
+
+
+class ClusterSetupError(RuntimeError):
+    """The task's cluster could not be set up: the task ends in INTERNAL_ERROR."""
+
+
+class _RunClusters:
+    """The clusters of one run, started on first use; one start per cluster key, and each
+    library installed once per cluster, before the first task that needs it runs."""
+
+    def __init__(
+        self,
+        run: Run,
+        engine: Engine,
+        usage: UsageLedger,
+        layout: StateLayout,
+        clusters: ClusterStore,
+    ) -> None:
         self._run, self._engine, self._usage, self._layout = run, engine, usage, layout
+        self._all_purpose = clusters
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
-        self._computes: dict[str, tuple[Any, ClusterUsage]] = {}
+        self._clusters: dict[str, _Cluster] = {}
 
     def key_for(self, task: dict[str, Any]) -> str:
         if "job_cluster_key" in task:
@@ -131,34 +162,81 @@ class _RunClusters:
             return f"existing_cluster:{task['existing_cluster_id']}"
         return "serverless"
 
-    def compute_for(self, key: str):
+    def spec_for(self, task: dict[str, Any]) -> dict[str, Any] | None:
+        """The cluster spec a task runs on; None for serverless compute."""
+        if "job_cluster_key" in task:
+            return next(
+                c["new_cluster"]
+                for c in self._run.job_clusters
+                if c["job_cluster_key"] == task["job_cluster_key"]
+            )
+        if "new_cluster" in task:
+            return task["new_cluster"]
+        if "existing_cluster_id" in task:
+            return self._all_purpose.spec(task["existing_cluster_id"])
+        return None
+
+    def cluster_for(self, task: dict[str, Any]) -> _Cluster:
+        """The task's cluster, started if needed, with the task's libraries installed."""
+        key = self.key_for(task)
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
-            if key not in self._computes:
-                log = (
-                    self._layout.runs
-                    / str(self._run.run_id)
-                    / f"cluster-{key.replace(':', '-')}.log"
-                )
-                compute = self._engine.start(key, log)
-                usage = self._usage.cluster_started(self._run.run_id, key, self._engine.name)
-                self._computes[key] = (compute, usage)
-            return self._computes[key][0]
+            if key not in self._clusters:
+                self._clusters[key] = self._start(key, self.spec_for(task))
+            cluster = self._clusters[key]
+            self._install(cluster, task.get("libraries") or [])
+            return cluster
+
+    def _start(self, key: str, spec: dict[str, Any] | None) -> _Cluster:
+        cluster_dir = self._layout.runs / str(self._run.run_id) / f"cluster-{key.replace(':', '-')}"
+        cluster_dir.mkdir(parents=True, exist_ok=True)
+        log_path = cluster_dir.with_suffix(".log")
+        try:
+            env = create_cluster_env(self._layout, spec, cluster_dir / "env", log_path)
+        except (ClusterEnvError, ApiError) as error:
+            raise ClusterSetupError(f"Cluster {key} failed to start: {error}") from None
+        compute = self._engine.start(key, log_path)
+        usage = self._usage.cluster_started(
+            self._run.run_id, key, self._engine.name, env.runtime.key, env.runtime.python
+        )
+        return _Cluster(f"{self._run.run_id}-{key}", compute, usage, env, log_path)
+
+    def _install(self, cluster: _Cluster, libraries: list[dict[str, Any]]) -> None:
+        for library in libraries:
+            lib_id = library_id(library)
+            if lib_id not in cluster.libraries:
+                started = time.monotonic()
+                try:
+                    install_library(
+                        self._layout, cluster.env, library, cluster.name, cluster.log_path
+                    )
+                    cluster.libraries[lib_id] = None
+                except LibraryInstallError as error:
+                    cluster.libraries[lib_id] = str(error)
+                self._usage.library_installed(cluster.usage, time.monotonic() - started)
+            if cluster.libraries[lib_id]:
+                raise ClusterSetupError(cluster.libraries[lib_id])
 
     def stop_all(self) -> None:
-        for compute, usage in self._computes.values():
+        for cluster in self._clusters.values():
             try:
-                compute.stop()
+                cluster.compute.stop()
             finally:
-                self._usage.cluster_stopped(usage)
+                self._usage.cluster_stopped(cluster.usage)
 
 
 class Scheduler:
     def __init__(
-        self, layout: StateLayout, engine: Engine, faults: FaultInjector, usage: UsageLedger
+        self,
+        layout: StateLayout,
+        engine: Engine,
+        faults: FaultInjector,
+        usage: UsageLedger,
+        clusters: ClusterStore,
     ) -> None:
         self.layout, self.engine, self.faults, self.usage = layout, engine, faults, usage
+        self.clusters = clusters  # all-purpose clusters that tasks name by existing_cluster_id
         self._ids = itertools.count(int(time.time()) % 100000 * 1000)
         self._lock = threading.Lock()
         self.runs: dict[int, Run] = {}
@@ -263,7 +341,7 @@ class Scheduler:
     # -- the run thread --------------------------------------------------------------------
 
     def _execute(self, run: Run) -> None:
-        clusters = _RunClusters(run, self.engine, self.usage, self.layout)
+        clusters = _RunClusters(run, self.engine, self.usage, self.layout, self.clusters)
         try:
             self._sleep_fault(run, "slow_start")
             with run.changed:
@@ -351,6 +429,10 @@ class Scheduler:
             outcome = self._run_process(run, task, clusters, task_dir)
         except UnsupportedTaskError as error:
             outcome = Outcome("FAILED", str(error), error=str(error))
+        except ClusterSetupError as error:
+            outcome = Outcome(
+                "FAILED", str(error), error=str(error), life_cycle_state="INTERNAL_ERROR"
+            )
         except Exception as error:  # noqa: BLE001 - e.g. the compute failed to start
             outcome = Outcome(
                 "FAILED",
@@ -360,21 +442,25 @@ class Scheduler:
             )
         with run.changed:
             task.outcome = outcome
-            task.finish("TERMINATED", outcome.result_state, outcome.message)
+            task.finish(outcome.life_cycle_state, outcome.result_state, outcome.message)
             run.changed.notify_all()
 
     def _run_process(self, run: Run, task: TaskRun, clusters: _RunClusters, task_dir) -> Outcome:
         if "fail" in run.faults:
             message = run.faults["fail"].get("message", "Injected failure")
             return Outcome("FAILED", message, error=message)
-        spec = build_spec(task.spec, run.params, task_dir) | {
+        spec = build_spec(task.spec, run.params)
+        cluster = clusters.cluster_for(task.spec)
+        spec |= {
             "state_dir": str(self.layout.root),
             "task_key": task.task_key,
             "taskvalues_dir": str(self.layout.runs / str(run.run_id) / "taskvalues"),
             "hang": "hang" in run.faults,
+            "spark_conf": cluster.env.spark_conf,
         }
-        compute = clusters.compute_for(clusters.key_for(task.spec))
-        process = TaskProcess(spec, task_dir, compute.url, self.layout.driver_home)
+        compute = cluster.compute
+        env = task_environment(self.layout, cluster.env, compute.url)
+        process = TaskProcess(spec, task_dir, cluster.env.python, env)
         deadline = task.spec.get("timeout_seconds") or 0
         started = time.time()
 
@@ -404,8 +490,11 @@ class Scheduler:
             message = "; ".join(f"{t.task_key}: {t.state_message}" for t in failed)
             if any(t.result_state == "TIMEDOUT" for t in failed):
                 result = "TIMEDOUT"
+        # A task that its cluster could not run ends the run in INTERNAL_ERROR, as on Databricks.
+        internal = any(t.life_cycle_state == "INTERNAL_ERROR" for t in run.tasks)
         with run.changed:
-            run.life_cycle_state, run.result_state = "TERMINATED", result
+            run.life_cycle_state = "INTERNAL_ERROR" if internal else "TERMINATED"
+            run.result_state = result
             run.state_message = message
             run.end_time = now_ms()
             attempt = run.attempts[-1]
