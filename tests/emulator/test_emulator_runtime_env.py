@@ -27,19 +27,26 @@ dbutils.notebook.exit(json.dumps({
 """
 
 
-def _report(client, spark_version: str, **spark_env_vars: str) -> dict:
+def _submit_report(client, compute: dict) -> jobs.Run:
+    """Run the env-reporting notebook on `compute` (new_cluster= or existing_cluster_id=)."""
     upload_notebook(client, "/Users/dev/report_env", REPORT_ENV)
     run_id = client.jobs.submit(
-        run_name=f"env-{spark_version}",
+        run_name="report-env",
         tasks=[
             jobs.SubmitTask(
-                task_key="env",
-                notebook_task=jobs.NotebookTask("/Users/dev/report_env"),
-                new_cluster=new_cluster(spark_version, **spark_env_vars),
+                task_key="env", notebook_task=jobs.NotebookTask("/Users/dev/report_env"), **compute
             )
         ],
     ).response.run_id
-    run = wait_done(client, run_id, timeout=280)
+    return wait_done(client, run_id, timeout=280)
+
+
+def _report(client, spark_version: str, **spark_env_vars: str) -> dict:
+    run = _submit_report(client, {"new_cluster": new_cluster(spark_version, **spark_env_vars)})
+    return _output(client, run)
+
+
+def _output(client, run: jobs.Run) -> dict:
     output = client.jobs.get_run_output(run.tasks[0].run_id)
     assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
     return json.loads(output.notebook_output.result)
@@ -75,3 +82,31 @@ def test_a_runtime_whose_python_is_missing_is_refused_naming_it_and_the_fix(tmp_
     message = str(refused.value)
     assert "13.3 LTS" in message and "Python 3.10" in message
     assert "pyenv install 3.10" in message
+
+
+def test_secret_references_in_spark_env_vars_are_resolved_from_the_secret_scope(client):
+    client.secrets.create_scope("dbt-warehouse")
+    client.secrets.put_secret("dbt-warehouse", "token", string_value="dapi-local-value")
+    report = _report(client, "16.4.x-scala2.12", DBT_TOKEN="{{secrets/dbt-warehouse/token}}")
+    assert report["env"]["DBT_TOKEN"] == "dapi-local-value"
+
+
+def test_a_missing_secret_fails_the_cluster_start_naming_the_reference(client):
+    cluster = new_cluster("16.4.x-scala2.12", DBT_TOKEN="{{secrets/no-such-scope/token}}")
+    run = _submit_report(client, {"new_cluster": cluster})
+    task = run.tasks[0]
+    assert task.state.life_cycle_state == jobs.RunLifeCycleState.INTERNAL_ERROR
+    assert "spark_env_vars.DBT_TOKEN" in task.state.state_message
+    assert "{{secrets/no-such-scope/token}}" in task.state.state_message
+
+
+def test_a_task_on_an_existing_cluster_gets_that_clusters_settings(client):
+    cluster_id = client.clusters.create(
+        cluster_name="shared-dev",
+        spark_version="17.3.x-scala2.13",
+        num_workers=1,
+        spark_env_vars={"TEAM": "analytics"},
+    ).response.cluster_id
+    report = _output(client, _submit_report(client, {"existing_cluster_id": cluster_id}))
+    assert report["env"]["TEAM"] == "analytics"
+    assert report["env"]["DATABRICKS_RUNTIME_VERSION"] == "17.3"
