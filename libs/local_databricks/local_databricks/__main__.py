@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 from local_databricks.engine import ENGINES, make_engine
+from local_databricks.errors import ApiError
 from local_databricks.faults import FaultInjector, parse_cli_fault
 from local_databricks.jobs_api import JobsApi, JobStore
 from local_databricks.layout import StateLayout, write_private
@@ -24,6 +25,8 @@ from local_databricks.scheduler import Scheduler
 from local_databricks.secrets import SecretStore
 from local_databricks.secrets_api import SecretsApi
 from local_databricks.server import Emulator, make_server
+from local_databricks.unity_catalog import UnityCatalog
+from local_databricks.unity_catalog_api import UnityCatalogApi
 from local_databricks.usage import UsageLedger
 from local_databricks.workspace import WorkspaceApi
 
@@ -37,7 +40,13 @@ def serve(args: argparse.Namespace) -> None:
     usage = UsageLedger()
     scheduler = Scheduler(layout, make_engine(args.engine, layout), faults, usage)
     jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, base_url="")
-    apis = (SecretsApi(SecretStore(layout)),)
+    unity_catalog = UnityCatalog(layout)
+    for name in args.catalog:
+        try:
+            unity_catalog.ensure_catalog(name)
+        except ApiError as error:
+            raise ValueError(f"--catalog {name}: {error.message}") from None
+    apis = (SecretsApi(SecretStore(layout)), UnityCatalogApi(unity_catalog, layout.catalog_file))
     emulator = Emulator(token, scheduler, jobs_api, WorkspaceApi(layout), faults, usage, apis)
     httpd = make_server(args.host, args.port, emulator, in_container=args.in_container)
     host, port = httpd.server_address[:2]
@@ -92,6 +101,12 @@ def main(argv: list[str] | None = None) -> None:
         "--token", help="bearer token (default: LOCAL_DATABRICKS_TOKEN or random)"
     )
     serve_cmd.add_argument("--engine", default="sail", choices=sorted(ENGINES))
+    serve_cmd.add_argument(
+        "--catalog",
+        action="append",
+        default=[],
+        help="a Unity Catalog catalog to create at start unless it exists (repeatable)",
+    )
     serve_cmd.add_argument(
         "--fault",
         action="append",

@@ -19,6 +19,7 @@ from local_databricks.engine import Engine
 from local_databricks.executor import Outcome, TaskProcess, UnsupportedTaskError, build_spec
 from local_databricks.faults import FaultInjector
 from local_databricks.layout import StateLayout
+from local_databricks.unity_catalog import initial_catalog
 from local_databricks.usage import ClusterUsage, UsageLedger
 
 TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
@@ -115,10 +116,20 @@ class _RunClusters:
                     / str(self._run.run_id)
                     / f"cluster-{key.replace(':', '-')}.log"
                 )
-                compute = self._engine.start(key, log)
+                compute = self._engine.start(key, log, initial_catalog(self._cluster_spec(key)))
                 usage = self._usage.cluster_started(self._run.run_id, key, self._engine.name)
                 self._computes[key] = (compute, usage)
             return self._computes[key][0]
+
+    def _cluster_spec(self, key: str) -> dict[str, Any]:
+        kind, _, name = key.partition(":")
+        if kind == "job_cluster":
+            return next(c for c in self._run.job_clusters if c["job_cluster_key"] == name)[
+                "new_cluster"
+            ]
+        if kind == "new_cluster":
+            return next(t.spec["new_cluster"] for t in self._run.tasks if t.task_key == name)
+        return {}
 
     def stop_all(self) -> None:
         for compute, usage in self._computes.values():
