@@ -71,15 +71,15 @@ class Emulator:
                 else:
                     self.routes[(method, path)] = (schema, handler)
 
-    def route(self, method: str, path: str) -> tuple[dict[str, Any], Any, dict[str, str]]:
-        """(request schema, handler, path parameters) of a request, or ENDPOINT_NOT_FOUND."""
+    def route(self, method: str, path: str) -> tuple[dict[str, Any], Any, dict[str, str]] | None:
+        """(request schema, handler, path parameters) of a request, None when there is none."""
         if (method, path) in self.routes:
             return (*self.routes[(method, path)], {})
         for route_method, pattern, schema, handler in self.path_routes:
             match = pattern.fullmatch(path)
             if route_method == method and match:
                 return schema, handler, {k: unquote(v) for k, v in match.groupdict().items()}
-        raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} /api/2.x/{path}'")
+        return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -164,7 +164,10 @@ class Handler(BaseHTTPRequestHandler):
             return _json(spark_versions())
         if route.startswith("permissions/jobs/") and method in ("PATCH", "PUT"):
             return _json({})
-        schema, handler, path_parameters = self.emulator.route(method, route)
+        found = self.emulator.route(method, route)
+        if found is None:
+            raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
+        schema, handler, path_parameters = found
         body = self._body(method, query, data) | path_parameters
         return _json(handler(parse_request(body, schema)))
 
