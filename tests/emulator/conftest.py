@@ -109,3 +109,22 @@ def new_cluster(spark_version: str, **spark_env_vars: str) -> compute.ClusterSpe
         num_workers=1,
         spark_env_vars=spark_env_vars or None,
     )
+
+
+def ensure_volume(client: WorkspaceClient, catalog_name: str, schema: str, volume: str) -> str:
+    """Create a managed volume and its catalog/schema unless they exist; its /Volumes path.
+
+    As in a Unity Catalog workspace, files under /Volumes need all three to exist first."""
+    from databricks.sdk.errors import ResourceAlreadyExists, ResourceConflict
+    from databricks.sdk.service.catalog import VolumeType
+
+    for create in (
+        lambda: client.catalogs.create(catalog_name),
+        lambda: client.schemas.create(schema, catalog_name),
+        lambda: client.volumes.create(catalog_name, schema, volume, VolumeType.MANAGED),
+    ):
+        try:
+            create()
+        except (ResourceAlreadyExists, ResourceConflict):
+            pass
+    return f"/Volumes/{catalog_name}/{schema}/{volume}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+from conftest import ensure_volume
 from emulator.contract_client import call, ok, wait_terminated
 
 CLI = """
@@ -18,7 +19,7 @@ parser.parse_args()
 
 
 def test_failed_python_file_task_reports_its_error_line_and_output_tail(emulator, client):
-    path = "/Volumes/main/default/scripts/load_orders.py"
+    path = f"{ensure_volume(client, 'main', 'default', 'scripts')}/load_orders.py"
     client.files.upload(path, io.BytesIO(CLI.encode()), overwrite=True)
     task = {"task_key": "load", "spark_python_task": {"python_file": path}}
     run_id = ok(call(emulator, "POST", "jobs/runs/submit", {"run_name": "cli", "tasks": [task]}))[

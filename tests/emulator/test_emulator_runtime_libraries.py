@@ -6,7 +6,7 @@ import io
 import zipfile
 
 import requests
-from conftest import new_cluster, upload_notebook, wait_done
+from conftest import ensure_volume, new_cluster, upload_notebook, wait_done
 from databricks.sdk.service import compute, jobs
 
 STRICT_WHEEL = "/Volumes/main/default/libs/py312_only-1.0-py3-none-any.whl"
@@ -38,6 +38,7 @@ def _wheel(name: str, requires_python: str) -> bytes:
 
 
 def _wheel_run(client, spark_version: str) -> jobs.Run:
+    ensure_volume(client, "main", "default", "libs")
     client.files.upload(STRICT_WHEEL, io.BytesIO(_wheel("py312_only", "==3.12.*")), overwrite=True)
     run_id = client.jobs.submit(
         run_name=f"strict-wheel-{spark_version}",
@@ -114,7 +115,7 @@ def test_pypi_library_is_installed_and_importable_in_a_notebook(client, emulator
 
 
 def test_requirements_file_library_is_installed(client):
-    path = "/Volumes/main/default/libs/requirements.txt"
+    path = f"{ensure_volume(client, 'main', 'default', 'libs')}/requirements.txt"
     client.files.upload(path, io.BytesIO(b"humanize==4.12.3\n"), overwrite=True)
     assert _humanize_run(client, compute.Library(requirements=path))[0] == "1,234,567"
 
