@@ -190,7 +190,10 @@ class _RunClusters:
             return cluster
 
     def _start(self, key: str, spec: dict[str, Any] | None) -> _Cluster:
-        cluster_dir = self._layout.runs / str(self._run.run_id) / f"cluster-{key.replace(':', '-')}"
+        # A repair starts the run's clusters again: each attempt gets its own env and log.
+        attempt = max(len(self._run.attempts) - 1, 0)
+        name = f"cluster-{key.replace(':', '-')}" + (f"-repair-{attempt}" if attempt else "")
+        cluster_dir = self._layout.runs / str(self._run.run_id) / name
         cluster_dir.mkdir(parents=True, exist_ok=True)
         log_path = cluster_dir.with_suffix(".log")
         try:
