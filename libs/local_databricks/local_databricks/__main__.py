@@ -22,6 +22,8 @@ from local_databricks.jobs_api import JobsApi, JobStore
 from local_databricks.layout import StateLayout
 from local_databricks.scheduler import Scheduler
 from local_databricks.server import Emulator, make_server
+from local_databricks.sql_api import SqlApi
+from local_databricks.sql_warehouse import Warehouse
 from local_databricks.usage import UsageLedger
 from local_databricks.workspace import WorkspaceApi
 
@@ -42,13 +44,16 @@ def serve(args: argparse.Namespace) -> None:
     for text in args.fault:
         faults.add(parse_cli_fault(text))
     usage = UsageLedger()
-    scheduler = Scheduler(layout, make_engine(args.engine, layout), faults, usage)
+    engine = make_engine(args.engine, layout)
+    warehouse = Warehouse(engine, layout)
+    scheduler = Scheduler(layout, engine, faults, usage, warehouse=warehouse)
     jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, base_url="")
-    emulator = Emulator(token, scheduler, jobs_api, WorkspaceApi(layout), faults, usage)
+    sql_api = SqlApi(warehouse, base_url="")
+    emulator = Emulator(token, scheduler, jobs_api, WorkspaceApi(layout), faults, usage, sql_api)
     httpd = make_server(args.host, args.port, emulator, in_container=args.in_container)
     host, port = httpd.server_address[:2]
     base_url = f"http://{host}:{port}"
-    jobs_api.base_url = base_url
+    jobs_api.base_url = sql_api.base_url = base_url
     info = {"url": base_url, "host": host, "port": port, "token": token, "pid": os.getpid()}
     write_private(layout.server_file, json.dumps(info))
     print(f"local databricks serving on {base_url} (state {layout.root})", flush=True)
@@ -62,6 +67,7 @@ def serve(args: argparse.Namespace) -> None:
         httpd.serve_forever(poll_interval=0.2)
     finally:
         scheduler.shutdown()
+        warehouse.stop()
         httpd.server_close()
 
 

@@ -19,6 +19,8 @@ from local_databricks.engine import Engine
 from local_databricks.executor import Outcome, TaskProcess, UnsupportedTaskError, build_spec
 from local_databricks.faults import FaultInjector
 from local_databricks.layout import StateLayout
+from local_databricks.sql_task import run_sql_task
+from local_databricks.sql_warehouse import Warehouse
 from local_databricks.usage import ClusterUsage, UsageLedger
 
 TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
@@ -130,9 +132,15 @@ class _RunClusters:
 
 class Scheduler:
     def __init__(
-        self, layout: StateLayout, engine: Engine, faults: FaultInjector, usage: UsageLedger
+        self,
+        layout: StateLayout,
+        engine: Engine,
+        faults: FaultInjector,
+        usage: UsageLedger,
+        warehouse: Warehouse | None = None,
     ) -> None:
         self.layout, self.engine, self.faults, self.usage = layout, engine, faults, usage
+        self.warehouse = warehouse  # runs sql_task tasks
         self._ids = itertools.count(int(time.time()) % 100000 * 1000)
         self._lock = threading.Lock()
         self.runs: dict[int, Run] = {}
@@ -299,14 +307,6 @@ class Scheduler:
         if "fail" in run.faults:
             message = run.faults["fail"].get("message", "Injected failure")
             return Outcome("FAILED", message, error=message)
-        spec = build_spec(task.spec, run.params, task_dir) | {
-            "state_dir": str(self.layout.root),
-            "task_key": task.task_key,
-            "taskvalues_dir": str(self.layout.runs / str(run.run_id) / "taskvalues"),
-            "hang": "hang" in run.faults,
-        }
-        compute = clusters.compute_for(clusters.key_for(task.spec))
-        process = TaskProcess(spec, task_dir, compute.url, self.layout.driver_home)
         deadline = task.spec.get("timeout_seconds") or 0
         started = time.time()
 
@@ -317,6 +317,18 @@ class Scheduler:
                 return "TIMEDOUT"
             return None
 
+        if "sql_task" in task.spec and self.warehouse is not None:
+            return run_sql_task(
+                self.warehouse, self.layout, task.spec, run.params, task.log_path, should_stop
+            )
+        spec = build_spec(task.spec, run.params, task_dir) | {
+            "state_dir": str(self.layout.root),
+            "task_key": task.task_key,
+            "taskvalues_dir": str(self.layout.runs / str(run.run_id) / "taskvalues"),
+            "hang": "hang" in run.faults,
+        }
+        compute = clusters.compute_for(clusters.key_for(task.spec))
+        process = TaskProcess(spec, task_dir, compute.url, self.layout.driver_home)
         outcome = process.wait(should_stop)
         if outcome.result_state == "SUCCESS":
             compute.sync_catalog()

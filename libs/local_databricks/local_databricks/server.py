@@ -26,6 +26,7 @@ from local_databricks.faults import FaultInjector
 from local_databricks.jobs_api import JobsApi
 from local_databricks.runtimes import spark_versions
 from local_databricks.scheduler import Scheduler
+from local_databricks.sql_api import SqlApi
 from local_databricks.usage import UsageLedger
 from local_databricks.validation import parse_request, request_schema
 from local_databricks.workspace import WorkspaceApi
@@ -45,9 +46,12 @@ class Emulator:
         workspace_api: WorkspaceApi,
         faults: FaultInjector,
         usage: UsageLedger,
+        sql_api: SqlApi | None = None,
     ) -> None:
         self.token, self.scheduler, self.faults, self.usage = token, scheduler, faults, usage
         self.jobs_api, self.workspace_api = jobs_api, workspace_api
+        # Routes with path parameters: (method, pattern, schema or None, handler).
+        self.pattern_routes = sql_api.routes() if sql_api else []
         self.routes: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
         for (method, path), (method_name, handler) in jobs_api.routes().items():
             self.routes[(method, path)] = (request_schema(method_name), handler)
@@ -137,6 +141,11 @@ class Handler(BaseHTTPRequestHandler):
             return _json(spark_versions())
         if route.startswith("permissions/jobs/") and method in ("PATCH", "PUT"):
             return _json({})
+        for route_method, pattern, schema, handler in self.emulator.pattern_routes:
+            match = pattern.fullmatch(route)
+            if match and route_method == method:
+                body = self._body(method, query, data) | match.groupdict()
+                return _json(handler(body if schema is None else parse_request(body, schema)))
         if (method, route) not in self.emulator.routes:
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
         schema, handler = self.emulator.routes[(method, route)]
