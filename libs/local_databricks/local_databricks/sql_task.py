@@ -7,13 +7,13 @@ the emulator does not keep, so tasks naming them are refused with the way round.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from local_databricks.executor import Outcome, UnsupportedTaskError
 from local_databricks.layout import StateLayout
+from local_databricks.sql_text import split_statements
 from local_databricks.sql_warehouse import WAREHOUSE_ID, Statement, Warehouse
 
 REFUSED = {
@@ -58,14 +58,13 @@ def run_sql_task(
         **params.get("job_parameters", {}),
         **params.get("sql_params", {}),
     }
+    parameters = [{"name": name, "value": str(value)} for name, value in values.items()]
     statements = split_statements(local.read_text())
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log:
         for number, text in enumerate(statements, 1):
             print(f"-- statement {number} of {len(statements)}\n{text};", file=log, flush=True)
-            used = [{"name": k, "value": str(v)} for k, v in values.items()
-                    if re.search(rf":{re.escape(k)}\b", text)]
-            statement = warehouse.submit(Statement(text=text, parameters=used))
+            statement = warehouse.submit(Statement(text=text, parameters=parameters))
             while not statement.done:
                 reason = should_stop()
                 if reason:
@@ -80,25 +79,3 @@ def run_sql_task(
                 return Outcome("FAILED", message, error=message, error_trace=text)
             print(f"-- {statement.manifest['total_row_count']} row(s)", file=log, flush=True)
     return Outcome("SUCCESS", "")
-
-
-_TOKENS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|--[^\n]*|/\*.*?\*/|;|[^'\"`;/-]+|.",
-                     re.DOTALL)
-
-
-def split_statements(script: str) -> list[str]:
-    """The statements of a SQL script: split at semicolons outside quotes and comments;
-    statements that are only comments are dropped."""
-    statements, current, has_code = [], [], False
-    for token in _TOKENS.findall(script):
-        if token == ";":
-            if has_code:
-                statements.append("".join(current).strip())
-            current, has_code = [], False
-            continue
-        current.append(token)
-        if not token.startswith(("--", "/*")) and token.strip():
-            has_code = True
-    if has_code:
-        statements.append("".join(current).strip())
-    return statements

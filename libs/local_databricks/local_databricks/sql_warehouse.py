@@ -24,6 +24,7 @@ from typing import Any
 
 from local_databricks.engine import Engine
 from local_databricks.layout import StateLayout
+from local_databricks.sql_text import bind_parameters
 
 WAREHOUSE_ID = "10ca1da7aba5e001"
 WAREHOUSE_NAME = "Local SQL warehouse"
@@ -200,9 +201,13 @@ class Warehouse:
                 f"emulated); omit catalog or use {LOCAL_CATALOGS[0]}"
             )
         spark = self._session()
-        schema = statement.schema or (statement.session and statement.session.schema) or "default"
+        schema = statement.schema or "default"
+        session_schema = statement.session and statement.session.schema
+        if not statement.schema and session_schema and spark.catalog.databaseExists(session_schema):
+            # A session may name a schema its first statements create (dbt does).
+            schema = session_schema
         spark.sql(f"USE SCHEMA {_quote(schema)}")
-        frame = spark.sql(statement.text, args=_arguments(statement.parameters) or None)
+        frame = spark.sql(bind_parameters(statement.text, statement.parameters))
         if statement.row_limit:
             frame = frame.limit(statement.row_limit + 1)
         rows = frame.collect()
@@ -223,21 +228,6 @@ class Warehouse:
 
 def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
-
-
-def _arguments(parameters: list[dict[str, Any]]) -> dict[str, Any]:
-    """Named parameter markers (:name): values arrive as strings, cast to `type` when given."""
-    from pyspark.sql import functions as F  # noqa: N812 - pyspark's convention
-
-    args = {}
-    for parameter in parameters:
-        value = F.lit(parameter.get("value"))
-        if parameter.get("type"):
-            value = value.cast(parameter["type"])
-        elif parameter.get("value") is None:
-            value = value.cast("string")
-        args[parameter["name"]] = value
-    return args
 
 
 def _render(schema: Any, rows: list[Any], statement: Statement):
