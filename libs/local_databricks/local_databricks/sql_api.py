@@ -87,7 +87,8 @@ class SqlApi:
             ("POST", r"sql/sessions", SESSION_CREATE, self.create_session),
             ("DELETE", r"sql/sessions/(?P<session_id>[^/]+)", SESSION_DELETE, self.delete_session),
         ]
-        return [(method, re.compile(path), schema, handler) for method, path, schema, handler in table]
+        return [(method, re.compile(path), schema, handler)
+                for method, path, schema, handler in table]
 
     # -- warehouses ------------------------------------------------------------------------
 
@@ -200,7 +201,7 @@ class SqlApi:
         statement = self._statement(body["statement_id"])
         if statement.state != "SUCCEEDED":
             raise invalid(
-                f"Statement {statement.statement_id} is {statement.state}: it has no result to fetch"
+                f"Statement {statement.statement_id} is {statement.state}: it has no result"
             )
         if body["chunk_index"] != 0:
             raise invalid(

@@ -107,7 +107,7 @@ class Warehouse:
         self._catalog_version = 0.0
         self._running: Statement | None = None
         self._lock = threading.Lock()  # guards the compute's start and stop
-        self._queue: queue.Queue[Statement | None] = queue.Queue()
+        self._queue: queue.Queue[Statement] = queue.Queue()
         threading.Thread(target=self._work, daemon=True, name="sql-warehouse").start()
 
     @property
@@ -160,8 +160,6 @@ class Warehouse:
     def _work(self) -> None:
         while True:
             statement = self._queue.get()
-            if statement is None:
-                return
             with statement.changed:
                 if statement.done:
                     continue
@@ -213,7 +211,8 @@ class Warehouse:
         rows = frame.collect()
         if statement.state == "CANCELED":
             return
-        keyword = statement.text.lstrip().split(None, 1)[0].upper() if statement.text.strip() else ""
+        words = statement.text.split(None, 1)
+        keyword = words[0].upper() if words else ""
         if statement.session is not None and keyword == "USE":
             statement.session.schema = spark.catalog.currentDatabase()
         if keyword not in READ_ONLY_KEYWORDS:
