@@ -29,6 +29,8 @@ from local_databricks.secrets_api import SecretsApi
 from local_databricks.server import Emulator, make_server
 from local_databricks.unity_catalog import UnityCatalog
 from local_databricks.unity_catalog_api import UnityCatalogApi
+from local_databricks.sql_api import SqlApi
+from local_databricks.sql_warehouse import Warehouse
 from local_databricks.usage import UsageLedger
 from local_databricks.workspace import WorkspaceApi
 
@@ -44,8 +46,11 @@ def serve(args: argparse.Namespace) -> None:
         faults.add(parse_cli_fault(text))
     usage = UsageLedger()
     clusters = ClusterStore(layout.root / "clusters.json")
-    scheduler = Scheduler(layout, make_engine(args.engine, layout), faults, usage, clusters)
+    engine = make_engine(args.engine, layout)
+    warehouse = Warehouse(engine, layout)
+    scheduler = Scheduler(layout, engine, faults, usage, clusters, warehouse)
     jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, clusters, base_url="")
+    sql_api = SqlApi(warehouse, base_url="")
     unity_catalog = UnityCatalog(layout)
     for name in args.catalog:
         try:
@@ -54,12 +59,20 @@ def serve(args: argparse.Namespace) -> None:
             raise ValueError(f"--catalog {name}: {error.message}") from None
     apis = (SecretsApi(SecretStore(layout)), UnityCatalogApi(unity_catalog, layout.catalog_file))
     emulator = Emulator(
-        token, scheduler, jobs_api, ClustersApi(clusters), WorkspaceApi(layout), faults, usage, apis
+        token,
+        scheduler,
+        jobs_api,
+        ClustersApi(clusters),
+        WorkspaceApi(layout),
+        faults,
+        usage,
+        apis,
+        sql_api,
     )
     httpd = make_server(args.host, args.port, emulator, in_container=args.in_container)
     host, port = httpd.server_address[:2]
     base_url = f"http://{host}:{port}"
-    jobs_api.base_url = base_url
+    jobs_api.base_url = sql_api.base_url = base_url
     info = {"url": base_url, "host": host, "port": port, "token": token, "pid": os.getpid()}
     write_private(layout.server_file, json.dumps(info))
     print(f"local databricks serving on {base_url} (state {layout.root})", flush=True)
@@ -73,6 +86,7 @@ def serve(args: argparse.Namespace) -> None:
         httpd.serve_forever(poll_interval=0.2)
     finally:
         scheduler.shutdown()
+        warehouse.stop()
         httpd.server_close()
 
 

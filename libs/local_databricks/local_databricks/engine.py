@@ -33,6 +33,9 @@ class Compute(Protocol):
     def sync_catalog(self) -> None:
         """Persist catalog changes so other computes see them."""
 
+    def refresh_catalog(self) -> None:
+        """Register tables other computes journalled since this one started."""
+
     def stop(self) -> None: ...
 
 
@@ -113,6 +116,9 @@ class SailCompute:
             self.url, self._layout.catalog_file, self._layout.warehouse, self._known
         )
 
+    def refresh_catalog(self) -> None:
+        self._known |= catalog.restore(self.url, self._layout.catalog_file)
+
     def stop(self) -> None:
         try:
             if self._proc.poll() is None:
@@ -170,6 +176,9 @@ class JvmSparkCompute:
 
     def sync_catalog(self) -> None:
         """The Derby metastore already persists the catalog."""
+
+    def refresh_catalog(self) -> None:
+        """Every compute reads the same Derby metastore."""
 
     def stop(self) -> None:
         _stop_group(self._proc, grace=30)

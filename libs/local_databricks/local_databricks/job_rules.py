@@ -18,6 +18,8 @@ from local_databricks.executor import SUPPORTED_KINDS
 from local_databricks.runtimes import runtime_for
 
 JVM_KINDS = ("spark_jar_task", "spark_submit_task")
+# Python tasks run on a cluster's process (executor); sql_task runs on the SQL warehouse.
+RUNNABLE_KINDS = (*SUPPORTED_KINDS, "sql_task")
 
 
 def check_job_settings(settings: dict[str, Any], clusters: ClusterStore, where: str = "") -> None:
@@ -69,19 +71,19 @@ def _check_kind(task: dict[str, Any], name: str) -> None:
     if len(kinds) != 1:
         raise invalid(
             f"Task {name} needs exactly one task type, got {kinds or 'none'}; "
-            f"the local engine runs {', '.join(SUPPORTED_KINDS)}"
+            f"the local engine runs {', '.join(RUNNABLE_KINDS)}"
         )
     (kind,) = kinds
     if kind in JVM_KINDS:
         raise invalid(
             f"Task {name}: {kind} needs a JVM, and the local engine (Sail, a Spark Connect "
             f"server) has none. Run it on Databricks, or package the code as a Python task "
-            f"({', '.join(SUPPORTED_KINDS)})."
+            f"({', '.join(RUNNABLE_KINDS)})."
         )
-    if kind not in SUPPORTED_KINDS:
+    if kind not in RUNNABLE_KINDS:
         raise invalid(
             f"Task {name}: {kind} cannot run on the local engine; it runs "
-            f"{', '.join(SUPPORTED_KINDS)}."
+            f"{', '.join(RUNNABLE_KINDS)}."
         )
 
 

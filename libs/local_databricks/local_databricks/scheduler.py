@@ -27,6 +27,8 @@ from local_databricks.faults import FaultInjector
 from local_databricks.layout import StateLayout
 from local_databricks.libraries import LibraryInstallError, install_library, library_id
 from local_databricks.unity_catalog import initial_catalog
+from local_databricks.sql_task import run_sql_task
+from local_databricks.sql_warehouse import Warehouse
 from local_databricks.usage import ClusterUsage, UsageLedger
 
 TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
@@ -238,9 +240,11 @@ class Scheduler:
         faults: FaultInjector,
         usage: UsageLedger,
         clusters: ClusterStore,
+        warehouse: Warehouse,
     ) -> None:
         self.layout, self.engine, self.faults, self.usage = layout, engine, faults, usage
         self.clusters = clusters  # all-purpose clusters that tasks name by existing_cluster_id
+        self.warehouse = warehouse  # runs sql_task tasks
         self._ids = itertools.count(int(time.time()) % 100000 * 1000)
         self._lock = threading.Lock()
         self.runs: dict[int, Run] = {}
@@ -453,6 +457,20 @@ class Scheduler:
         if "fail" in run.faults:
             message = run.faults["fail"].get("message", "Injected failure")
             return Outcome("FAILED", message, error=message)
+        deadline = task.spec.get("timeout_seconds") or 0
+        started = time.time()
+
+        def should_stop() -> str | None:
+            if run.cancel_requested:
+                return "CANCELED"
+            if self._deadline_passed(run) or (deadline and time.time() - started > deadline):
+                return "TIMEDOUT"
+            return None
+
+        if "sql_task" in task.spec:
+            return run_sql_task(
+                self.warehouse, self.layout, task.spec, run.params, task.log_path, should_stop
+            )
         spec = build_spec(task.spec, run.params)
         cluster = clusters.cluster_for(task.spec)
         spec |= {
@@ -465,16 +483,6 @@ class Scheduler:
         compute = cluster.compute
         env = task_environment(self.layout, cluster.env, compute.url)
         process = TaskProcess(spec, task_dir, cluster.env.python, env)
-        deadline = task.spec.get("timeout_seconds") or 0
-        started = time.time()
-
-        def should_stop() -> str | None:
-            if run.cancel_requested:
-                return "CANCELED"
-            if self._deadline_passed(run) or (deadline and time.time() - started > deadline):
-                return "TIMEDOUT"
-            return None
-
         outcome = process.wait(should_stop)
         if outcome.result_state == "SUCCESS":
             compute.sync_catalog()

@@ -27,6 +27,7 @@ from local_databricks.faults import FaultInjector
 from local_databricks.jobs_api import JobsApi
 from local_databricks.runtimes import spark_versions
 from local_databricks.scheduler import Scheduler
+from local_databricks.sql_api import SqlApi
 from local_databricks.usage import UsageLedger
 from local_databricks.validation import parse_request, request_schema
 from local_databricks.workspace import WorkspaceApi
@@ -57,12 +58,15 @@ class Emulator:
         faults: FaultInjector,
         usage: UsageLedger,
         apis: tuple[Any, ...] = (),
+        sql_api: SqlApi | None = None,
     ) -> None:
         self.token, self.scheduler, self.faults, self.usage = token, scheduler, faults, usage
         self.jobs_api, self.workspace_api = jobs_api, workspace_api
         self.routes: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
-        # Routes with {parameters} in their path, e.g. unity-catalog/catalogs/{name}.
-        self.path_routes: list[tuple[str, re.Pattern[str], dict[str, Any], Any]] = []
+        # Routes with path parameters (e.g. unity-catalog/catalogs/{name}, sql/statements/<id>): (method, pattern, request schema or None, handler).
+        self.path_routes: list[tuple[str, re.Pattern[str], dict[str, Any] | None, Any]] = []
+        if sql_api is not None:
+            self.path_routes += [(m, re.compile(p), sc, h) for m, p, sc, h in sql_api.routes()]
         for (method, path), (method_name, handler) in jobs_api.routes().items():
             self.routes[(method, path)] = (request_schema(method_name), handler)
         for api_handlers in (clusters_api, workspace_api, *apis):
@@ -74,7 +78,9 @@ class Emulator:
                 else:
                     self.routes[(method, path)] = (schema, handler)
 
-    def route(self, method: str, path: str) -> tuple[dict[str, Any], Any, dict[str, str]] | None:
+    def route(
+        self, method: str, path: str
+    ) -> tuple[dict[str, Any] | None, Any, dict[str, str]] | None:
         """(request schema, handler, path parameters) of a request, None when there is none."""
         if (method, path) in self.routes:
             return (*self.routes[(method, path)], {})
@@ -172,7 +178,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
         schema, handler, path_parameters = found
         body = self._body(method, query, data) | path_parameters
-        return _json(handler(parse_request(body, schema)))
+        return _json(handler(body if schema is None else parse_request(body, schema)))
 
     def _body(self, method: str, query: str, data: bytes) -> dict[str, Any]:
         content_type = self.headers.get("Content-Type", "")

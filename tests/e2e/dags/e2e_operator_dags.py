@@ -1,13 +1,19 @@
-"""DAGs the e2e tests run against the emulator: one deferrable DatabricksSubmitRunOperator each,
-configured as the project's DAGs configure it (tests/e2e/test_e2e_operator_failures.py)."""
+"""DAGs the e2e tests run against the emulator: one deferrable operator each, configured as the
+project's DAGs configure it (tests/e2e/test_e2e_operator_failures.py, test_e2e_sql.py)."""
 
 from datetime import UTC, datetime
 
-from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
+from airflow.providers.databricks.operators.databricks import (
+    DatabricksSQLStatementsOperator,
+    DatabricksSubmitRunOperator,
+    DatabricksTaskOperator,
+)
+from airflow.providers.databricks.operators.databricks_workflow import DatabricksWorkflowTaskGroup
 from airflow.sdk import DAG
 
 CONN_ID = "databricks_local"  # the local environment's connection
 NOTEBOOK_DIR = "/Workspace/e2e"  # where the tests upload their notebooks
+WAREHOUSE_ID = "10ca1da7aba5e001"  # the emulator's one SQL warehouse
 
 
 def submit_notebook(task_id: str, notebook: str, conn_id: str = CONN_ID, **json_fields):
@@ -34,3 +40,30 @@ one_task_dag("e2e_jar_task", "succeeding", tasks=[{
     "spark_jar_task": {"main_class_name": "com.example.Main"},
 }])
 one_task_dag("e2e_wrong_type", "succeeding", timeout_seconds="soon")
+
+
+def sql_statement_dag(dag_id: str, statement: str) -> None:
+    with DAG(dag_id, schedule=None, start_date=datetime(2025, 1, 1, tzinfo=UTC),
+             default_args={"retries": 0}, tags=["e2e"]):
+        DatabricksSQLStatementsOperator(
+            task_id="statement", statement=statement, warehouse_id=WAREHOUSE_ID,
+            parameters=[{"name": "day", "value": "2025-06-01", "type": "DATE"}],
+            databricks_conn_id=CONN_ID, deferrable=True, polling_period_seconds=1,
+            databricks_retry_delay=1,
+        )
+
+
+sql_statement_dag("e2e_sql_statement",
+                  "INSERT INTO e2e_sql.loads SELECT :day AS day, count(*) AS n FROM range(3)")
+sql_statement_dag("e2e_sql_statement_failing", "SELECT * FROM e2e_sql.missing WHERE day = :day")
+
+with DAG("e2e_sql_workflow", schedule=None, start_date=datetime(2025, 1, 1, tzinfo=UTC),
+         default_args={"retries": 0}, tags=["e2e"]):
+    with DatabricksWorkflowTaskGroup(group_id="workflow", databricks_conn_id=CONN_ID):
+        DatabricksTaskOperator(
+            task_id="load", databricks_conn_id=CONN_ID, deferrable=True,
+            polling_period_seconds=1, databricks_retry_delay=1,
+            task_config={"sql_task": {"warehouse_id": WAREHOUSE_ID,
+                                      "file": {"path": f"{NOTEBOOK_DIR}/sql/load.sql"},
+                                      "parameters": {"day": "2025-06-02"}}},
+        )
