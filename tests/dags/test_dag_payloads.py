@@ -56,7 +56,7 @@ def test_dbt_runner_runs_on_a_single_node_cluster_with_warehouse_secrets(
     assert json["libraries"] == [{"whl": f"{env.databricks.wheel_dir}/{env.dbt.runner_wheel}"}]
     cluster = json["new_cluster"]
     assert cluster["num_workers"] == 0 and "autoscale" not in cluster
-    assert cluster["spark_conf"] == SINGLE_NODE_CONF
+    assert cluster["spark_conf"] == {**new_cluster(env)["spark_conf"], **SINGLE_NODE_CONF}
     assert cluster["custom_tags"]["ResourceClass"] == "SingleNode"
     assert cluster["custom_tags"]["environment"] == env_name
     env_vars = cluster["spark_env_vars"]
@@ -92,7 +92,8 @@ def test_idempotency_token_differs_per_try_so_a_failed_run_is_not_returned_again
 
 
 def test_submit_runs_are_durable_and_deferrable(dag_bag):
-    for dag_id, task_id in [("notebook_orders_ingest", "ingest_raw"), ("dbt_daily_build", "dbt_build")]:
+    submits = [("notebook_orders_ingest", "ingest_raw"), ("dbt_daily_build", "dbt_build")]
+    for dag_id, task_id in submits:
         task = dag_bag("prod").dags[dag_id].get_task(task_id)
         assert task.durable is True and task.deferrable is True, task_id
         assert type(task).__name__ == "DurableSubmitRunOperator"
@@ -210,7 +211,9 @@ def test_every_environment_has_its_own_job_names_and_three_level_tables(dag_bag,
 
 
 # A table name as a string literal of a Spark call: "schema.table" (two-level) is refused.
-TWO_LEVEL_TABLE = re.compile(r"""(table|saveAsTable|tableExists)\(\s*f?["'][A-Za-z_]+\.[A-Za-z_]+["']""")
+TWO_LEVEL_TABLE = re.compile(
+    r"""(table|saveAsTable|tableExists)\(\s*f?["'][A-Za-z_]+\.[A-Za-z_]+["']"""
+)
 
 
 def test_notebooks_name_tables_by_catalog_from_widgets():

@@ -11,8 +11,8 @@ LOGICAL_DATE = datetime(2025, 3, 14, tzinfo=UTC)
 COUNT_ORDERS = """
 dbutils.widgets.text("day", "")
 day = dbutils.widgets.get("day")
-raw = spark.sql(f"SELECT count(*) FROM raw.orders WHERE _ingest_date = DATE'{day}'").first()[0]
-mart = spark.sql(f"SELECT count(*) FROM analytics.orders WHERE order_date = DATE'{day}'").first()[0]
+raw = spark.table("hive_metastore.raw.orders").where(f"_ingest_date = DATE'{day}'").count()
+mart = spark.table("hive_metastore.analytics.orders").where(f"order_date = DATE'{day}'").count()
 dbutils.notebook.exit(f"raw={raw} mart={mart}")
 """
 

@@ -11,7 +11,10 @@ from dataplatform.operators import databricks_workflow, workflow_notebook
 env = load_environment()
 
 with platform_dag(
-    "workflow_orders_daily", env, schedule=raw_tables(env), tags=["databricks", "workflow", "curated"]
+    "workflow_orders_daily",
+    env,
+    schedule=raw_tables(env),
+    tags=["databricks", "workflow", "curated"],
 ):
     with databricks_workflow("orders_job", env):
         check = workflow_notebook("check_raw", env, "check_raw")

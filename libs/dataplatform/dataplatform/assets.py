@@ -22,6 +22,6 @@ def raw_tables(env: Environment) -> list[Asset]:
 
 
 def dbt_build(env: Environment) -> Asset:
-    """The models the environment's ``dbt.select`` picks, built and tested by ``dbt_daily_build``."""
+    """The models of the environment's ``dbt.select``, built and tested by ``dbt_daily_build``."""
     catalog = env.unity_catalog.catalog
     return Asset(name=f"{catalog}.dbt_build", uri=f"dbt://{catalog}/build")

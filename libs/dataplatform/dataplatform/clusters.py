@@ -7,6 +7,9 @@ from typing import Any
 from dataplatform.config import Environment
 
 DEFAULT_JOB_CLUSTER_KEY = "main"
+# The catalog two-level names resolve in on the cluster (a job cluster's default is
+# hive_metastore): the environment's, so a name that misses its catalog stays in the environment.
+INITIAL_CATALOG_CONF = "spark.databricks.sql.initial.catalog.name"
 
 # A driver-only cluster: dbt sends its SQL to a SQL warehouse, the cluster only runs dbt itself.
 SINGLE_NODE = {
@@ -25,6 +28,7 @@ def new_cluster(env: Environment, **overrides: Any) -> dict[str, Any]:
             "max_workers": cluster.autoscale.max_workers,
         },
         "custom_tags": dict(cluster.tags),
+        "spark_conf": {INITIAL_CATALOG_CONF: env.unity_catalog.catalog},
         "data_security_mode": cluster.data_security_mode,
     }
     optional = {
@@ -44,7 +48,7 @@ def dbt_cluster(env: Environment) -> dict[str, Any]:
     seen by Airflow) and the catalog dbt reads and writes."""
     spec = new_cluster(env, **SINGLE_NODE)
     del spec["autoscale"]
-    spec["spark_conf"] = dict(SINGLE_NODE["spark_conf"])
+    spec["spark_conf"] = {**new_cluster(env)["spark_conf"], **SINGLE_NODE["spark_conf"]}
     spec["custom_tags"] = {**spec["custom_tags"], "ResourceClass": "SingleNode"}
     spec["spark_env_vars"] = {"DBT_CATALOG": env.unity_catalog.catalog, **dbt_secret_env(env)}
     return spec

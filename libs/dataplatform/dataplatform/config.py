@@ -53,14 +53,35 @@ def _pattern(regex: str) -> type[str]:
 Text = _pattern(r"\S")
 AbsolutePath = _pattern(r"^/")
 Identifier = _pattern(r"^[a-z_][a-z0-9_]*$")  # a Unity Catalog catalog or schema name
-# Ids as the Jobs API wants them, not display names (placeholders: fill in from the workspace).
-PolicyId = _pattern(r"^[0-9A-F]{16}$")
-InstancePoolId = _pattern(r"^\d{4}-\d{6}-[a-z0-9]+-pool-[A-Za-z0-9]+$")
-ApplicationId = _pattern(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _workspace_id(regex: str, example: str, where: str) -> type[str]:
+    """An id as the Jobs API wants it, not a display name; refused with where to find it."""
+    shape = re.compile(regex)
+
+    def check(value: str) -> str:
+        if not shape.fullmatch(value):
+            raise ValueError(f"must be an id like {example!r}, not a name: copy it from {where}")
+        return value
+
+    return Annotated[StrictStr, AfterValidator(check)]  # type: ignore[return-value]
+
+
+PolicyId = _workspace_id(r"[0-9A-F]{16}", "ABCD000000000000", "Compute > Policies")
+InstancePoolId = _workspace_id(
+    r"\d{4}-\d{6}-[a-z0-9]+-pool-[A-Za-z0-9]+",
+    "0101-120000-brick1-pool-ABCD1234",
+    "Compute > Pools",
+)
+ApplicationId = _workspace_id(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    "6d9e1c2a-0b1f-4c3e-9a7d-2f4b5c6d7e8f",
+    "the service principal's Application ID (Settings > Identity and access)",
+)
+Email = _pattern(r"^[^@\s]+@[^@\s]+$")
 SecretName = _pattern(r"^[A-Za-z0-9_.-]{1,128}$")  # a secret scope or key, as Databricks allows
 Count = Annotated[StrictInt, Field(ge=0)]
 Positive = Annotated[StrictInt, Field(gt=0)]
-Email = _pattern(r"^[^@\s]+@[^@\s]+$")
 Tags = Annotated[Mapping[StrictStr, StrictStr], AfterValidator(types.MappingProxyType)]
 
 
@@ -148,7 +169,9 @@ class Cluster(_Table):
         if (self.instance_pool_id is None) == (self.node_type_id is None):
             raise ValueError("set exactly one of node_type_id and instance_pool_id")
         if (self.data_security_mode == "SINGLE_USER") != (self.single_user_name is not None):
-            raise ValueError("single_user_name is set exactly when data_security_mode is SINGLE_USER")
+            raise ValueError(
+                "single_user_name is set exactly when data_security_mode is SINGLE_USER"
+            )
         return self
 
     @property
@@ -295,4 +318,6 @@ def _describe(error: Mapping) -> str:
         return f"missing key {key}"
     if error["type"] == "extra_forbidden":
         return f"unknown key {key}"
+    if isinstance(error["input"], dict):  # a rule across the keys of one table
+        return f"{key}: {message}"
     return f"{key}: {message}, got {error['input']!r}"
