@@ -15,7 +15,7 @@ from airflow.sdk import DAG
 from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow, load_graph, selector_tags
 
 MANIFEST = Path(__file__).resolve().parents[1] / "dbt" / "fixtures" / "manifest.json"
-CLUSTER = {"job_cluster_key": "main", "new_cluster": {"spark_version": "17.3.x-scala2.13"}}
+CLUSTER = {"job_cluster_key": "main", "new_cluster": {"spark_version": "16.4.x-scala2.12"}}
 WHEEL = "/Volumes/main/dataplatform/wheels/dbt_runner-0.1.0-py3-none-any.whl"
 
 
