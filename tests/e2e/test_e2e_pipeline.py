@@ -1,4 +1,4 @@
-"""The bundle's DAGs run for real (ingest, then dbt or the workflow job) and their tables read back."""
+"""The bundle's DAGs run for real (ingest, then dbt or the workflow job); tables read back."""
 
 from __future__ import annotations
 
