@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import Asset
 from airflow.providers.databricks.operators.databricks import (
     DatabricksNotebookOperator,
     DatabricksSubmitRunOperator,
@@ -16,6 +15,7 @@ from airflow.providers.databricks.operators.databricks import (
 from airflow.providers.databricks.operators.databricks_workflow import (
     DatabricksWorkflowTaskGroup,
 )
+from airflow.sdk import Asset
 
 from dataplatform.clusters import DEFAULT_JOB_CLUSTER_KEY, dbt_cluster, job_clusters, new_cluster
 from dataplatform.config import Environment
@@ -42,6 +42,8 @@ class DurableSubmitRunOperator(DatabricksSubmitRunOperator):
     logic and then defers instead of polling: a retry reconnects to a run that is still active
     (a lost worker), skips a run that succeeded, and submits a fresh run after a FAILED or
     CANCELED one (the idempotency token differs per try, see ``tasks.IDEMPOTENCY_TOKEN``).
+    Deferring reuses the provider's own (private) step, as its non-durable deferrable path does;
+    tests/e2e/test_e2e_idempotency.py runs both retry cases against the emulator.
     """
 
     def execute(self, context: Any) -> Any:
