@@ -8,8 +8,8 @@ import zipfile
 import pytest
 import requests
 from conftest import upload_notebook, wait_done
-from databricks.sdk.errors import NotFound
-from databricks.sdk.service import compute, jobs
+from databricks.sdk.errors import InvalidParameterValue, NotFound
+from databricks.sdk.service import catalog, compute, jobs
 
 
 def _post(emulator, path, body, token=None):
@@ -136,6 +136,8 @@ def _tiny_wheel() -> bytes:
 
 def test_wheel_task_runs_its_entry_point(client):
     wheel_path = "/Volumes/main/default/libs/tiny_job-0.1-py3-none-any.whl"
+    client.catalogs.create("main")  # with its `default` schema
+    client.volumes.create("main", "default", "libs", catalog.VolumeType.MANAGED)
     client.files.upload(wheel_path, io.BytesIO(_tiny_wheel()), overwrite=True)
     run_id = client.jobs.submit(
         run_name="wheel",

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from local_databricks.clusters_api import ClustersApi, ClusterStore
 from local_databricks.engine import ENGINES, make_engine
+from local_databricks.errors import ApiError
 from local_databricks.faults import FaultInjector, parse_cli_fault
 from local_databricks.jobs_api import JobsApi, JobStore
 from local_databricks.layout import StateLayout, write_private
@@ -26,6 +27,8 @@ from local_databricks.scheduler import Scheduler
 from local_databricks.secrets import SecretStore
 from local_databricks.secrets_api import SecretsApi
 from local_databricks.server import Emulator, make_server
+from local_databricks.unity_catalog import UnityCatalog
+from local_databricks.unity_catalog_api import UnityCatalogApi
 from local_databricks.usage import UsageLedger
 from local_databricks.workspace import WorkspaceApi
 
@@ -43,15 +46,15 @@ def serve(args: argparse.Namespace) -> None:
     clusters = ClusterStore(layout.root / "clusters.json")
     scheduler = Scheduler(layout, make_engine(args.engine, layout), faults, usage, clusters)
     jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, clusters, base_url="")
+    unity_catalog = UnityCatalog(layout)
+    for name in args.catalog:
+        try:
+            unity_catalog.ensure_catalog(name)
+        except ApiError as error:
+            raise ValueError(f"--catalog {name}: {error.message}") from None
+    apis = (SecretsApi(SecretStore(layout)), UnityCatalogApi(unity_catalog, layout.catalog_file))
     emulator = Emulator(
-        token,
-        scheduler,
-        jobs_api,
-        ClustersApi(clusters),
-        WorkspaceApi(layout),
-        faults,
-        usage,
-        apis=(SecretsApi(SecretStore(layout)),),
+        token, scheduler, jobs_api, ClustersApi(clusters), WorkspaceApi(layout), faults, usage, apis
     )
     httpd = make_server(args.host, args.port, emulator, in_container=args.in_container)
     host, port = httpd.server_address[:2]
@@ -111,6 +114,12 @@ def main(argv: list[str] | None = None) -> None:
         default=os.environ.get("LOCAL_DATABRICKS_LOG_LEVEL", "WARNING"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="DEBUG also logs the request fields the service ignores (default: %(default)s)",
+    )
+    serve_cmd.add_argument(
+        "--catalog",
+        action="append",
+        default=[],
+        help="a Unity Catalog catalog to create at start unless it exists (repeatable)",
     )
     serve_cmd.add_argument(
         "--fault",

@@ -17,6 +17,7 @@ from databricks.sdk.dbutils import SecretMetadata, SecretScope
 from local_databricks.errors import ApiError
 from local_databricks.layout import StateLayout
 from local_databricks.secrets import Redactor, SecretStore
+from local_databricks.unity_catalog import UnityCatalog
 
 
 class NotebookExit(Exception):  # noqa: N818 - mirrors dbutils.notebook.exit
@@ -158,8 +159,14 @@ class FsUtils:
 
     def __init__(self, layout: StateLayout) -> None:
         self._layout = layout
+        self._unity_catalog = UnityCatalog(layout)
 
     def _local(self, path: str) -> Path:
+        if path.startswith("/Volumes/"):
+            try:
+                self._unity_catalog.check_volume_path(path)
+            except ApiError as error:
+                raise FileNotFoundError(error.message) from None
         return self._layout.resolve(
             path if ":" in path or path.startswith("/Volumes/") else "dbfs:" + path
         )

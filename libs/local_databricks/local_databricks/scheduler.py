@@ -26,6 +26,7 @@ from local_databricks.executor import Outcome, TaskProcess, UnsupportedTaskError
 from local_databricks.faults import FaultInjector
 from local_databricks.layout import StateLayout
 from local_databricks.libraries import LibraryInstallError, install_library, library_id
+from local_databricks.unity_catalog import initial_catalog
 from local_databricks.usage import ClusterUsage, UsageLedger
 
 TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
@@ -196,7 +197,7 @@ class _RunClusters:
             env = create_cluster_env(self._layout, spec, cluster_dir / "env", log_path)
         except (ClusterEnvError, ApiError) as error:
             raise ClusterSetupError(f"Cluster {key} failed to start: {error}") from None
-        compute = self._engine.start(key, log_path)
+        compute = self._engine.start(key, log_path, initial_catalog(spec or {}))
         usage = self._usage.cluster_started(
             self._run.run_id, key, self._engine.name, env.runtime.key, env.runtime.python
         )
