@@ -1,9 +1,10 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC # Ingest raw orders, customers and payments
-# MAGIC Writes synthetic, deterministic rows for one logical date into `raw.customers`, `raw.orders`
-# MAGIC and `raw.payments` (Delta). A rerun for the same date replaces that date's rows
-# MAGIC (`replaceWhere` on `_ingest_date`), so Airflow retries and backfills are safe.
+# MAGIC Writes synthetic, deterministic rows for one day (`run_date`) into the `customers`,
+# MAGIC `orders` and `payments` tables of `<catalog>.<raw_schema>` (Delta). A rerun for the same
+# MAGIC date replaces that date's rows (`replaceWhere` on `_ingest_date`), so Airflow retries and
+# MAGIC backfills are safe.
 
 # COMMAND ----------
 
@@ -11,10 +12,13 @@ import random
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-dbutils.widgets.text("logical_date", "")  # noqa: F821 - dbutils is provided by Databricks
-logical_date = date.fromisoformat(dbutils.widgets.get("logical_date"))  # noqa: F821
-rng = random.Random(logical_date.toordinal())  # same date, same rows
-day_key = int(logical_date.strftime("%Y%m%d"))
+dbutils.widgets.text("run_date", "")  # noqa: F821 - dbutils is provided by Databricks
+dbutils.widgets.text("catalog", "")  # noqa: F821
+dbutils.widgets.text("raw_schema", "raw")  # noqa: F821
+run_date = date.fromisoformat(dbutils.widgets.get("run_date"))  # noqa: F821
+raw = f"{dbutils.widgets.get('catalog')}.{dbutils.widgets.get('raw_schema')}"  # noqa: F821
+rng = random.Random(run_date.toordinal())  # same date, same rows
+day_key = int(run_date.strftime("%Y%m%d"))
 
 # COMMAND ----------
 
@@ -28,41 +32,41 @@ CUSTOMERS = [
 STATUSES = ["placed", "shipped", "completed", "completed", "returned"]
 METHODS = ["card", "bank_transfer", "gift_card"]
 
-customers = [(*customer, logical_date) for customer in CUSTOMERS]
+customers = [(*customer, run_date) for customer in CUSTOMERS]
 orders, payments = [], []
 for n in range(1, 7):
     order_id = day_key * 100 + n
     amount = Decimal(rng.randint(500, 25000)) / 100
     status = rng.choice(STATUSES)
-    orders.append((order_id, rng.randint(1, 5), logical_date, status, amount, logical_date))
+    orders.append((order_id, rng.randint(1, 5), run_date, status, amount, run_date))
     if status != "returned":
-        paid_at = datetime.combine(logical_date, time(8)) + timedelta(hours=n)
+        paid_at = datetime.combine(run_date, time(8)) + timedelta(hours=n)
         payments.append(
-            (order_id * 10 + 1, order_id, rng.choice(METHODS), amount, paid_at, logical_date)
+            (order_id * 10 + 1, order_id, rng.choice(METHODS), amount, paid_at, run_date)
         )
 
 # COMMAND ----------
 
 SCHEMAS = {
-    "raw.customers": "customer_id BIGINT, name STRING, email STRING, country STRING, "
+    f"{raw}.customers": "customer_id BIGINT, name STRING, email STRING, country STRING, "
     "signup_date DATE, _ingest_date DATE",
-    "raw.orders": "order_id BIGINT, customer_id BIGINT, order_date DATE, status STRING, "
+    f"{raw}.orders": "order_id BIGINT, customer_id BIGINT, order_date DATE, status STRING, "
     "amount DECIMAL(12,2), _ingest_date DATE",
-    "raw.payments": "payment_id BIGINT, order_id BIGINT, payment_method STRING, "
+    f"{raw}.payments": "payment_id BIGINT, order_id BIGINT, payment_method STRING, "
     "amount DECIMAL(12,2), paid_at TIMESTAMP, _ingest_date DATE",
 }
-ROWS = {"raw.customers": customers, "raw.orders": orders, "raw.payments": payments}
+ROWS = {f"{raw}.customers": customers, f"{raw}.orders": orders, f"{raw}.payments": payments}
 
-spark.sql("CREATE SCHEMA IF NOT EXISTS raw")  # noqa: F821 - spark is provided by Databricks
+spark.sql(f"CREATE SCHEMA IF NOT EXISTS {raw}")  # noqa: F821 - spark is provided by Databricks
 for table, schema in SCHEMAS.items():
     frame = spark.createDataFrame(ROWS[table], schema)  # noqa: F821
     writer = frame.write.format("delta")
     if spark.catalog.tableExists(table):  # noqa: F821
-        writer = writer.mode("overwrite").option("replaceWhere", f"_ingest_date = '{logical_date}'")
+        writer = writer.mode("overwrite").option("replaceWhere", f"_ingest_date = '{run_date}'")
     writer.saveAsTable(table)
 
 # COMMAND ----------
 
 counts = {table: len(rows) for table, rows in ROWS.items()}
-print(f"ingested {counts} for {logical_date}")
+print(f"ingested {counts} for {run_date}")
 dbutils.notebook.exit(str(counts))  # noqa: F821

@@ -1,27 +1,33 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC # Daily revenue
-# MAGIC Builds `curated.daily_revenue` (one row per order date) from the raw tables of one logical
-# MAGIC date. A rerun replaces that date's row.
+# MAGIC Builds `<catalog>.<curated_schema>.daily_revenue` (one row per order date) from the raw
+# MAGIC tables of one day (`run_date`). A rerun replaces that date's row.
 
 # COMMAND ----------
 
 from pyspark.sql import functions as F
 
-dbutils.widgets.text("logical_date", "")  # noqa: F821 - dbutils is provided by Databricks
-logical_date = dbutils.widgets.get("logical_date")  # noqa: F821
+dbutils.widgets.text("run_date", "")  # noqa: F821 - dbutils is provided by Databricks
+dbutils.widgets.text("catalog", "")  # noqa: F821
+dbutils.widgets.text("raw_schema", "raw")  # noqa: F821
+dbutils.widgets.text("curated_schema", "curated")  # noqa: F821
+run_date = dbutils.widgets.get("run_date")  # noqa: F821
+catalog = dbutils.widgets.get("catalog")  # noqa: F821
+raw = f"{catalog}.{dbutils.widgets.get('raw_schema')}"  # noqa: F821
+curated = f"{catalog}.{dbutils.widgets.get('curated_schema')}"  # noqa: F821
+daily_revenue = f"{curated}.daily_revenue"
 
 # COMMAND ----------
 
-# MAGIC %sql
-# MAGIC CREATE SCHEMA IF NOT EXISTS curated
+spark.sql(f"CREATE SCHEMA IF NOT EXISTS {curated}")  # noqa: F821 - spark is provided by Databricks
 
 # COMMAND ----------
 
-day = F.col("_ingest_date") == F.lit(logical_date).cast("date")
-orders = spark.table("raw.orders").where(day)  # noqa: F821 - spark is provided by Databricks
+day = F.col("_ingest_date") == F.lit(run_date).cast("date")
+orders = spark.table(f"{raw}.orders").where(day)  # noqa: F821 - spark is provided by Databricks
 paid = (
-    spark.table("raw.payments")  # noqa: F821
+    spark.table(f"{raw}.payments")  # noqa: F821
     .where(day)
     .groupBy("order_id")
     .agg(F.sum("amount").alias("paid_amount"))
@@ -38,10 +44,10 @@ daily = (
 )
 
 writer = daily.write.format("delta")
-if spark.catalog.tableExists("curated.daily_revenue"):  # noqa: F821
-    writer = writer.mode("overwrite").option("replaceWhere", f"order_date = '{logical_date}'")
-writer.saveAsTable("curated.daily_revenue")
+if spark.catalog.tableExists(daily_revenue):  # noqa: F821
+    writer = writer.mode("overwrite").option("replaceWhere", f"order_date = '{run_date}'")
+writer.saveAsTable(daily_revenue)
 
 # COMMAND ----------
 
-display(spark.table("curated.daily_revenue").where(F.col("order_date") == logical_date))  # noqa: F821
+display(spark.table(daily_revenue).where(F.col("order_date") == run_date))  # noqa: F821

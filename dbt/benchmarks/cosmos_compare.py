@@ -106,6 +106,8 @@ def ours(manifest: Path, _project: Path) -> int:
         job_clusters=[{"job_cluster_key": "main", "new_cluster": {"spark_version": "15.4.x"}}],
         wheel="/Volumes/bench/wheels/dbt_runner-0.1.0-py3-none-any.whl",
         target="prod",
+        environment="prod",
+        run_timeout_seconds=3600,
     )
     with DAG("bench_ours", schedule=None, start_date=datetime(2025, 1, 1, tzinfo=UTC)) as dag:
         dbt_workflow(manifest, config)

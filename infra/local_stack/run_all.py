@@ -27,8 +27,9 @@ def _usage_counts(usage: dict) -> tuple[int, int, float]:
 
 
 def schedule_order(dags: dict, day: datetime) -> list[str]:
-    """DAG ids by the time their schedule fires on `day` (the order a real day runs them in,
-    so producers such as the ingest run before their consumers); unscheduled DAGs last."""
+    """DAG ids in the order a real day runs them: cron DAGs by the time they fire on `day`,
+    then each Asset-scheduled DAG once the DAGs updating its Assets have run (as the scheduler
+    starts it after their updates); other unscheduled DAGs last."""
     from airflow.serialization.encoders import coerce_to_core_timetable
     from airflow.timetables.base import TimeRestriction
 
@@ -41,7 +42,21 @@ def schedule_order(dags: dict, day: datetime) -> list[str]:
                                           restriction=restriction)
         return (info.run_after if info else last), dag_id
 
-    return sorted(dags, key=fires_at)
+    producers = {asset.name: dag_id for dag_id, dag in dags.items()
+                 for task in dag.tasks for asset in task.outlets}
+
+    def consumed(dag_id: str) -> set[str]:
+        condition = getattr(dags[dag_id].timetable, "asset_condition", None)
+        names = {asset.name for asset in getattr(condition, "objects", ())}
+        return {producers[name] for name in names if name in producers}
+
+    order: list[str] = []
+    waiting = sorted(dags, key=fires_at)
+    while waiting:
+        ready = next((d for d in waiting if consumed(d) <= set(order)), waiting[0])
+        order.append(ready)
+        waiting.remove(ready)
+    return order
 
 
 def run_all(dags_folder: Path, emulator: EmulatorEndpoint, logical_date: datetime,

@@ -45,24 +45,29 @@ def dag_bag(monkeypatch):
 
 @pytest.fixture
 def render():
-    """Return ``render(task, run_id=..., try_number=..., clear_number=...)``: the task with its
-    template fields rendered for LOGICAL_DATE, as a worker renders them before execute()."""
+    """Return ``render(task, run_id=..., try_number=..., logical_date=..., run_after=...)``: the
+    task with its template fields rendered as a worker renders them before execute().
+
+    ``logical_date=None`` is a run without one (asset-triggered, or manual with a null date):
+    Airflow then leaves ``ds``, ``logical_date`` and the data interval out of the context.
+    """
     from airflow.sdk.api.datamodels._generated import DagRun, TIRunContext
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
-    def _render(task, run_id=RUN_ID, try_number=1, clear_number=0):
+    def _render(task, run_id=RUN_ID, try_number=1, logical_date=LOGICAL_DATE, run_after=None):
         task = task.prepare_for_execution()  # rendering mutates: keep the DAG's task pristine
+        run_after = run_after or logical_date or LOGICAL_DATE
         dag_run = DagRun(
             dag_id=task.dag_id,
             run_id=run_id,
-            logical_date=LOGICAL_DATE,
-            data_interval_start=LOGICAL_DATE,
-            data_interval_end=LOGICAL_DATE,
-            run_after=LOGICAL_DATE,
-            start_date=LOGICAL_DATE,
+            logical_date=logical_date,
+            data_interval_start=logical_date,
+            data_interval_end=logical_date,
+            run_after=run_after,
+            start_date=run_after,
             end_date=None,
-            clear_number=clear_number,
-            run_type="scheduled",
+            clear_number=0,
+            run_type="scheduled" if logical_date else "asset_triggered",
             state="running",
             consumed_asset_events=[],
             partition_key=None,

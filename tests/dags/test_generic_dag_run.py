@@ -15,8 +15,17 @@ def metadata_db():
     )
 
 
-def test_xcom_handoff_runs(metadata_db, dag_bag):
+@pytest.mark.parametrize(
+    ("logical_date", "day"),
+    [(datetime(2025, 3, 14, tzinfo=UTC), "2025-03-14"), (None, "2025-03-16")],
+)
+def test_xcom_handoff_runs_with_or_without_a_logical_date(metadata_db, dag_bag, logical_date, day):
     dag = dag_bag("local").dags["generic_xcom_handoff"]
-    dag_run = dag.test(logical_date=datetime(2025, 3, 14, tzinfo=UTC))
-    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
-    assert states == {"plan_batch": "success", "count_files": "success", "report": "success"}
+    dag_run = dag.test(logical_date=logical_date, run_after=datetime(2025, 3, 16, 6, tzinfo=UTC))
+    tis = {ti.task_id: ti for ti in dag_run.get_task_instances()}
+    assert {task_id: ti.state for task_id, ti in tis.items()} == {
+        "plan_batch": "success",
+        "count_files": "success",
+        "report": "success",
+    }
+    assert tis["report"].xcom_pull(task_ids="report") == f"orders-{day}: 3 files"

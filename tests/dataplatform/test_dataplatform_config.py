@@ -1,6 +1,7 @@
 """The shipped environment files parse, and bad files fail naming the file and the key."""
 
 import pytest
+from pydantic import ValidationError
 
 from dataplatform.config import ConfigError, environment_names, load_environment, parse_environment
 
@@ -17,9 +18,15 @@ notebook_dir = "/Workspace/nb"
 wheel_dir = "/Volumes/w"
 polling_period_seconds = 30
 
+[unity_catalog]
+catalog = "dataplatform"
+
 [cluster]
-spark_version = "15.4.x-scala2.12"
+spark_version = "16.4.x-scala2.12"
 node_type_id = "i3.xlarge"
+policy_id = "ABCD000000000000"
+data_security_mode = "SINGLE_USER"
+single_user_name = "6d9e1c2a-0b1f-4c3e-9a7d-2f4b5c6d7e8f"
 
 [cluster.autoscale]
 min_workers = 2
@@ -28,11 +35,22 @@ max_workers = 8
 [cluster.tags]
 cost_center = "data-platform"
 
+[timeouts]
+run_seconds = 3600
+task_seconds = 4000
+
 [alerts]
 
 [dbt]
 target = "prod"
 runner_wheel = "dbt_runner-0.1.0-py3-none-any.whl"
+select = "tag:daily"
+
+[dbt.credentials]
+scope = "dbt-prod"
+host_key = "host"
+http_path_key = "http-path"
+token_key = "token"
 """
 
 
@@ -42,13 +60,33 @@ def test_shipped_environments_parse():
         env = load_environment(name)
         assert env.name == name
         assert env.cluster.tags["environment"] == name
+        assert env.cluster.python == "3.12", name  # what the code and the dbt-runner wheel need
+        if name != "local":  # dbt sends its SQL to a warehouse: it needs credentials
+            assert env.dbt.credentials is not None, name
 
 
 def test_environment_comes_from_env_var(monkeypatch):
+    monkeypatch.delenv("MWAA_AIRFLOW_COMPONENT", raising=False)
     monkeypatch.setenv("DATAPLATFORM_ENV", "prod")
     assert load_environment().databricks.conn_id == "databricks_prod"
     monkeypatch.delenv("DATAPLATFORM_ENV")
     assert load_environment().databricks.conn_id == "databricks_local"
+
+
+def test_on_mwaa_a_missing_environment_is_an_error_not_local(monkeypatch):
+    monkeypatch.setenv("MWAA_AIRFLOW_COMPONENT", "worker")
+    monkeypatch.delenv("DATAPLATFORM_ENV", raising=False)
+    with pytest.raises(ConfigError, match=r"DATAPLATFORM_ENV is not set on MWAA.*local, prod"):
+        load_environment()
+    monkeypatch.setenv("DATAPLATFORM_ENV", "test")
+    assert load_environment().name == "test"
+
+
+@pytest.mark.parametrize("name", ["staging", "../../tmp/evil", "prod.toml", "envs/prod", "PROD"])
+def test_only_shipped_environment_names_are_accepted(monkeypatch, name):
+    monkeypatch.setenv("DATAPLATFORM_ENV", name)
+    with pytest.raises(ConfigError, match=r"is not an environment; choose one of local, prod"):
+        load_environment()
 
 
 def test_local_connection_has_no_token_in_config():
@@ -57,14 +95,9 @@ def test_local_connection_has_no_token_in_config():
     assert "token" not in repr(env).lower()
 
 
-def test_unknown_environment_names_the_choices():
-    with pytest.raises(ConfigError, match=r"DATAPLATFORM_ENV='staging'.*local, prod, test"):
-        load_environment("staging")
-
-
 def test_config_is_frozen():
     env = load_environment("prod")
-    with pytest.raises(AttributeError):
+    with pytest.raises(ValidationError):
         env.cluster.spark_version = "x"  # type: ignore[misc]
     with pytest.raises(TypeError):
         env.cluster.tags["cost_center"] = "x"  # type: ignore[index]
@@ -74,6 +107,8 @@ def test_valid_text_parses():
     env = parse_environment("prod", VALID, "prod.toml")
     assert env.cluster.autoscale.max_workers == 8
     assert env.alerts.email == ()
+    assert env.unity_catalog.table("raw", "orders") == "dataplatform.raw.orders"
+    assert env.dbt.credentials.token_key == "token"
 
 
 @pytest.mark.parametrize(
@@ -82,45 +117,86 @@ def test_valid_text_parses():
         (
             "max_workers = 8",
             "max_workers = 'x'",
-            "prod.toml: cluster.autoscale.max_workers must be an integer >= min_workers, got 'x'",
+            "prod.toml: cluster.autoscale.max_workers: Input should be a valid integer, got 'x'",
         ),
         (
             "max_workers = 8",
             "max_workers = 1",
-            "prod.toml: cluster.autoscale.max_workers must be an integer >= min_workers, got 1",
+            "prod.toml: cluster.autoscale: max_workers must be >= min_workers",
         ),
         (
             "retries = 2",
             "retries = true",
-            "prod.toml: owner.retries must be an integer >= 0, got True",
+            "prod.toml: owner.retries: Input should be a valid integer, got True",
         ),
         ('conn_id = "databricks_prod"\n', "", "prod.toml: missing key databricks.conn_id"),
         ("[alerts]", "[alerts]\nslack = 'x'", "prod.toml: unknown key alerts.slack"),
-        ("[dbt]", "[extra]\n[dbt]", "prod.toml: unknown key extra"),
-        ("[alerts]\n", "", "prod.toml: missing table [alerts]"),
+        ("[alerts]", "[extra]\n[alerts]", "prod.toml: unknown key extra"),
+        ("[alerts]\n", "", "prod.toml: missing key alerts"),
         (
             'notebook_dir = "/Workspace/nb"',
             'notebook_dir = "Workspace/nb"',
-            "prod.toml: databricks.notebook_dir must be an absolute path, got 'Workspace/nb'",
+            "prod.toml: databricks.notebook_dir: String should match pattern '^/', "
+            "got 'Workspace/nb'",
         ),
         (
             'node_type_id = "i3.xlarge"',
-            'node_type_id = "i3.xlarge"\ninstance_pool_id = "pool"',
-            "prod.toml: cluster.instance_pool_id must be set exactly when node_type_id is not",
+            'node_type_id = "i3.xlarge"\ninstance_pool_id = "0101-120000-brick1-pool-ABCD1234"',
+            "prod.toml: cluster: set exactly one of node_type_id and instance_pool_id",
         ),
         (
             "[alerts]",
             "[alerts]\nslack_conn_id = 'slack'",
-            "prod.toml: alerts.slack_channel must be set exactly when slack_conn_id is set, "
-            "got None",
+            "prod.toml: alerts: slack_channel is set exactly when slack_conn_id is set",
+        ),
+        ("[alerts]", "[alerts]\nemail = ['nobody']", "prod.toml: alerts.email.0: String should"),
+        ('cost_center = "data-platform"', "team = 'x'", "prod.toml: cluster: tags needs a cost_"),
+        ("[owner]", "[owner", "prod.toml: invalid TOML"),
+        # Runtimes whose Python is not the code's (15.4 LTS runs Python 3.11).
+        (
+            '"16.4.x-scala2.12"',
+            '"15.4.x-scala2.12"',
+            "prod.toml: cluster.spark_version: must be a Databricks LTS runtime running Python "
+            "3.12",
+        ),
+        # Ids, not display names.
+        (
+            'policy_id = "ABCD000000000000"',
+            'policy_id = "prod-job-cluster-policy"',
+            "prod.toml: cluster.policy_id: must be an id like 'ABCD000000000000', not a name: "
+            "copy it from Compute > Policies, got 'prod-job-cluster-policy'",
         ),
         (
-            "[alerts]",
-            "[alerts]\nemail = ['nobody']",
-            "prod.toml: alerts.email must be a list of e-mail addresses, got ['nobody']",
+            'node_type_id = "i3.xlarge"',
+            'instance_pool_id = "test-pool-m5d-large"',
+            "prod.toml: cluster.instance_pool_id: must be an id like",
         ),
-        ('cost_center = "data-platform"', "team = 'x'", "prod.toml: cluster.tags must be a table"),
-        ("[owner]", "[owner", "prod.toml: invalid TOML"),
+        (
+            'single_user_name = "6d9e1c2a-0b1f-4c3e-9a7d-2f4b5c6d7e8f"',
+            'single_user_name = "jobs@example.com"',
+            "prod.toml: cluster.single_user_name: must be an id like",
+        ),
+        (
+            'single_user_name = "6d9e1c2a-0b1f-4c3e-9a7d-2f4b5c6d7e8f"\n',
+            "",
+            "prod.toml: cluster: single_user_name is set exactly when data_security_mode is "
+            "SINGLE_USER",
+        ),
+        (
+            'data_security_mode = "SINGLE_USER"',
+            'data_security_mode = "NONE"',
+            "prod.toml: cluster.data_security_mode: Input should be 'SINGLE_USER' or "
+            "'USER_ISOLATION'",
+        ),
+        ('catalog = "dataplatform"', 'catalog = "main.raw"', "prod.toml: unity_catalog.catalog:"),
+        ("task_seconds = 4000", "task_seconds = 3600", "prod.toml: timeouts: task_seconds must"),
+        (
+            'token_key = "token"',
+            'client_id_key = "id"',
+            "prod.toml: dbt.credentials: set client_id_key and client_secret_key (OAuth M2M), or",
+        ),
+        ('scope = "dbt-prod"', "scope = \"x' }}\"", "prod.toml: dbt.credentials.scope:"),
+        ('select = "tag:daily"\n', "", "prod.toml: missing key dbt.select"),
     ],
 )
 def test_bad_config_names_file_and_key(old, new, message):

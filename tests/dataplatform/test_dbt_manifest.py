@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from airflow.sdk import DAG
 
-from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow, load_graph
+from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow, load_graph, selector_tags
 
 MANIFEST = Path(__file__).resolve().parents[1] / "dbt" / "fixtures" / "manifest.json"
-CLUSTER = {"job_cluster_key": "main", "new_cluster": {"spark_version": "15.4.x-scala2.12"}}
+CLUSTER = {"job_cluster_key": "main", "new_cluster": {"spark_version": "16.4.x-scala2.12"}}
 WHEEL = "/Volumes/main/dataplatform/wheels/dbt_runner-0.1.0-py3-none-any.whl"
 
 
@@ -25,6 +25,8 @@ def config(**overrides):
         job_clusters=[CLUSTER],
         wheel=WHEEL,
         target="test",
+        environment="test",
+        run_timeout_seconds=3600,
         **overrides,
     )
 
@@ -104,8 +106,9 @@ def test_the_group_is_one_job_on_one_job_cluster():
     launch = dag.get_task("dbt.launch")
     job = launch.create_workflow_json()
 
-    assert launch.retries == 0
-    assert job["name"] == "dbt_models.dbt"
+    assert {task.retries for task in dag.tasks} == {0}  # re-run by repairing the job run
+    assert job["name"] == "test.dbt_models.dbt"
+    assert job["timeout_seconds"] == 3600
     assert job["job_clusters"] == [CLUSTER]
     assert len(job["tasks"]) == 8
     assert {t["job_cluster_key"] for t in job["tasks"]} == {"main"}
@@ -153,3 +156,11 @@ def test_unreadable_manifest_names_the_file_and_the_fix(tmp_path):
     missing = tmp_path / "manifest.json"
     with pytest.raises(ValueError, match=r"manifest.json.*python -m dbt_runner.manifest"):
         load_graph(missing)
+
+
+def test_selector_from_config_becomes_tags_or_is_refused():
+    assert selector_tags("tag:daily") == ("daily",)
+    assert selector_tags("tag:daily tag:monthly") == ("daily", "monthly")
+    for unsupported in ("", "orders+", "tag:", "path:models/marts"):
+        with pytest.raises(ValueError, match="not supported by the manifest renderer"):
+            selector_tags(unsupported)

@@ -1,4 +1,4 @@
-"""The bundle's ingest DAG and dbt DAG run for real, and their tables read back on Databricks."""
+"""The bundle's DAGs run for real (ingest, then dbt or the workflow job); tables read back."""
 
 from __future__ import annotations
 
@@ -11,9 +11,16 @@ LOGICAL_DATE = datetime(2025, 3, 14, tzinfo=UTC)
 COUNT_ORDERS = """
 dbutils.widgets.text("day", "")
 day = dbutils.widgets.get("day")
-raw = spark.sql(f"SELECT count(*) FROM raw.orders WHERE _ingest_date = DATE'{day}'").first()[0]
-mart = spark.sql(f"SELECT count(*) FROM analytics.orders WHERE order_date = DATE'{day}'").first()[0]
+raw = spark.table("hive_metastore.raw.orders").where(f"_ingest_date = DATE'{day}'").count()
+mart = spark.table("hive_metastore.analytics.orders").where(f"order_date = DATE'{day}'").count()
 dbutils.notebook.exit(f"raw={raw} mart={mart}")
+"""
+
+READ_REVENUE = """
+dbutils.widgets.text("day", "")
+day = dbutils.widgets.get("day")
+revenue = spark.table("hive_metastore.curated.daily_revenue").where(f"order_date = DATE'{day}'")
+dbutils.notebook.exit(f"orders={revenue.first()['orders']}")
 """
 
 
@@ -42,3 +49,22 @@ def test_ingest_then_dbt_build_leave_tables_a_notebook_reads_back(stack, workspa
     output = workspace.jobs.get_run_output(run.tasks[0].run_id)
     # ingest_raw writes 6 orders a day; dbt's orders mart keeps every one of them.
     assert output.notebook_output.result == "raw=6 mart=6", run.state.state_message
+
+
+def test_ingest_then_workflow_job_named_for_the_environment(stack, workspace, notebook):
+    from databricks.sdk.service.jobs import NotebookTask, SubmitTask
+
+    for path, dag_id in [("notebook_jobs/orders_ingest.py", "notebook_orders_ingest"),
+                         ("workflows/orders_workflow.py", "workflow_orders_daily")]:
+        dag_run = bundle_dag(path, dag_id).test(logical_date=LOGICAL_DATE)
+        assert dag_run.state == "success", f"{dag_id}: {dag_run.state}"
+
+    (job,) = workspace.jobs.list(name="local.workflow_orders_daily.orders_job")
+    assert job.settings.timeout_seconds == 1800
+    reader = notebook("read_revenue", READ_REVENUE)
+    task = SubmitTask(task_key="read", notebook_task=NotebookTask(
+        notebook_path=reader, base_parameters={"day": LOGICAL_DATE.date().isoformat()}))
+    run_id = workspace.jobs.submit(run_name="read", tasks=[task]).response.run_id
+    run = wait_for_run(workspace, run_id)
+    output = workspace.jobs.get_run_output(run.tasks[0].run_id)
+    assert output.notebook_output.result == "orders=6", run.state.state_message

@@ -1,16 +1,16 @@
-"""Airflow DAG: daily dbt build of the `daily` models, by the dbt-runner wheel on a job cluster."""
+"""Airflow DAG: dbt build of the environment's selection (``dbt.select``) by the dbt-runner wheel
+on a single-node job cluster, sending its SQL to the environment's SQL warehouse.
+
+Runs when the ingest DAG has updated all raw tables (Assets); its own Asset starts
+dbt_daily_models.
+"""
 
 from dataplatform import load_environment
+from dataplatform.assets import dbt_build, raw_tables
 from dataplatform.dags import platform_dag
-from dataplatform.operators import submit_run
-from dataplatform.tasks import dbt_runner_task, wheel_library
+from dataplatform.operators import dbt_run
 
 env = load_environment()
 
-with platform_dag("dbt_daily_build", env, schedule="0 4 * * *", tags=["databricks", "dbt"]):
-    submit_run(
-        "dbt_build",
-        env,
-        python_wheel_task=dbt_runner_task(env, "build", "--select", "tag:daily"),
-        libraries=[wheel_library(env, env.dbt.runner_wheel)],
-    )
+with platform_dag("dbt_daily_build", env, schedule=raw_tables(env), tags=["databricks", "dbt"]):
+    dbt_run("dbt_build", env, "build", "--select", env.dbt.select, outlets=[dbt_build(env)])

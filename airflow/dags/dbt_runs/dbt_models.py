@@ -1,15 +1,19 @@
-"""Airflow DAG: daily dbt models, one task each, as one Databricks job on one shared cluster.
+"""Airflow DAG: the environment's dbt selection, one task per model, as one Databricks job
+(``<env>.dbt_daily_models.dbt``) on one shared single-node cluster.
 
-A failed model is retried alone (repair) and the cluster starts once per run. The tasks come
-from the dbt manifest the build ships beside this file.
+Its tasks get no Airflow retries: a failed model is re-run by repairing the Databricks job run
+and clearing the failed tasks (not ``dbt.launch``), see dataplatform.workflow_group. The tasks
+come from the dbt manifest the build ships beside this file. Runs after dbt_daily_build (Asset),
+never at the same time on the same tables.
 """
 
 from dataplatform import load_environment
+from dataplatform.assets import dbt_build
 from dataplatform.dags import platform_dag
 from dataplatform.dbt_manifest import bundled_manifest
 from dataplatform.operators import dbt_models_workflow
 
 env = load_environment()
 
-with platform_dag("dbt_daily_models", env, schedule="0 5 * * *", tags=["databricks", "dbt"]):
-    dbt_models_workflow(env, bundled_manifest(__file__), select_tags=["daily"])
+with platform_dag("dbt_daily_models", env, schedule=[dbt_build(env)], tags=["databricks", "dbt"]):
+    dbt_models_workflow(env, bundled_manifest(__file__))

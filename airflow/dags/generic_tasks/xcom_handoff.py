@@ -11,9 +11,11 @@ env = load_environment()
 @dag(dag_id="generic_xcom_handoff", **platform_dag_args(env, "@daily", ["generic", "xcom"]))
 def xcom_handoff():
     @task
-    def plan_batch(ds: str | None = None) -> dict[str, object]:
+    def plan_batch(dag_run=None) -> dict[str, object]:
+        # Every run has run_after; asset-triggered and some manual runs have no logical date.
+        day = (dag_run.logical_date or dag_run.run_after).date()
         return {
-            "batch_id": f"orders-{ds}",
+            "batch_id": f"orders-{day.isoformat()}",
             "files": ["orders.csv", "customers.csv", "payments.csv"],
         }
 

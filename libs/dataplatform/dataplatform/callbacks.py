@@ -47,7 +47,8 @@ def failure_notifiers(env: Environment) -> list[Any]:
 
 
 def default_args(env: Environment) -> dict[str, Any]:
-    """``default_args`` for every DAG: owner, retries with exponential backoff, failure alerts."""
+    """``default_args`` for every DAG: owner, retries with exponential backoff, a time limit per
+    try (``timeouts.task_seconds``; deferred time counts), failure alerts."""
     owner = env.owner
     return {
         "owner": owner.name,
@@ -55,5 +56,6 @@ def default_args(env: Environment) -> dict[str, Any]:
         "retry_delay": timedelta(seconds=owner.retry_delay_seconds),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(seconds=owner.max_retry_delay_seconds),
+        "execution_timeout": timedelta(seconds=env.timeouts.task_seconds),
         "on_failure_callback": failure_notifiers(env),
     }

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset
 
 from dataplatform.callbacks import default_args
 from dataplatform.config import Environment
@@ -14,11 +14,15 @@ from dataplatform.config import Environment
 START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def platform_dag_args(env: Environment, schedule: str, tags: Sequence[str]) -> dict:
+Schedule = str | Collection[Asset]
+
+
+def platform_dag_args(env: Environment, schedule: Schedule, tags: Sequence[str]) -> dict:
     """Keyword arguments for ``DAG``/``@dag``: no backfill on deploy, one run at a time,
-    the environment's owner, retries and alerts."""
+    the environment's owner, retries and alerts. ``schedule`` is a cron expression or the
+    Assets whose updates (all of them) start a run."""
     return {
-        "schedule": schedule,
+        "schedule": schedule if isinstance(schedule, str) else list(schedule),
         "start_date": START_DATE,
         "catchup": False,
         "max_active_runs": 1,
@@ -27,6 +31,6 @@ def platform_dag_args(env: Environment, schedule: str, tags: Sequence[str]) -> d
     }
 
 
-def platform_dag(dag_id: str, env: Environment, schedule: str, tags: Sequence[str]) -> DAG:
+def platform_dag(dag_id: str, env: Environment, schedule: Schedule, tags: Sequence[str]) -> DAG:
     """``with platform_dag(...):`` declares a project DAG (registered by the context manager)."""
     return DAG(dag_id=dag_id, **platform_dag_args(env, schedule, tags))

@@ -32,7 +32,7 @@ from airflow.providers.databricks.operators.databricks_workflow import (
 
 from dataplatform.clusters import DEFAULT_JOB_CLUSTER_KEY
 from dataplatform.tasks import python_wheel_task
-from dataplatform.workflow_group import without_launch_retries
+from dataplatform.workflow_group import finish_workflow_group
 
 RUNNABLE = ("model", "seed", "snapshot")
 SOURCE_TESTS_TASK_ID = "source_tests"
@@ -69,6 +69,8 @@ class DbtWorkflowConfig:
     job_clusters: Sequence[Mapping[str, Any]]
     wheel: str
     target: str
+    environment: str  # the job is named <environment>.<dag_id>.<group_id>
+    run_timeout_seconds: int
     job_cluster_key: str = DEFAULT_JOB_CLUSTER_KEY
     select_tags: Collection[str] = ()
     package_name: str = "dbt_runner"
@@ -155,7 +157,8 @@ def dbt_workflow(
 ) -> DatabricksWorkflowTaskGroup:
     """The whole dbt project (or its ``config.select_tags`` part) as one Databricks job.
 
-    The group's ``launch`` task gets no Airflow retries: each launch starts a new job run.
+    No task of the group gets Airflow retries: a failed model is re-run by repairing the job run
+    (see ``workflow_group.finish_workflow_group``).
     """
     graph = load_graph(manifest_path, config.select_tags)
     with DatabricksWorkflowTaskGroup(
@@ -165,7 +168,18 @@ def dbt_workflow(
         extra_job_params=dict(config.extra_job_params),
     ) as group:
         render_tasks(graph, config)
-    return without_launch_retries(group)
+    return finish_workflow_group(group, config.environment, config.run_timeout_seconds)
+
+
+def selector_tags(select: str) -> tuple[str, ...]:
+    """The tags of a dbt selector the renderer supports: ``tag:a tag:b`` (a union of tags)."""
+    terms = select.split()
+    if not terms or not all(term.startswith("tag:") and len(term) > 4 for term in terms):
+        raise ValueError(
+            f"dbt selector {select!r} is not supported by the manifest renderer: "
+            "use space-separated tag:<name> terms (their union), e.g. 'tag:daily'"
+        )
+    return tuple(term.removeprefix("tag:") for term in terms)
 
 
 def _wheel_task(

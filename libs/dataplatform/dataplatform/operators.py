@@ -1,8 +1,8 @@
-"""Databricks operators set up for an environment: deferrable, idempotent, on job clusters."""
+"""Databricks operators set up for an environment: deferrable, durable, on job clusters."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -10,18 +10,51 @@ from typing import Any
 from airflow.providers.databricks.operators.databricks import (
     DatabricksNotebookOperator,
     DatabricksSubmitRunOperator,
+    _handle_deferrable_databricks_operator_execution,
 )
 from airflow.providers.databricks.operators.databricks_workflow import (
     DatabricksWorkflowTaskGroup,
 )
+from airflow.sdk import Asset
 
-from dataplatform.clusters import DEFAULT_JOB_CLUSTER_KEY, job_clusters, new_cluster
+from dataplatform.clusters import DEFAULT_JOB_CLUSTER_KEY, dbt_cluster, job_clusters, new_cluster
 from dataplatform.config import Environment
-from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow
-from dataplatform.tasks import IDEMPOTENCY_TOKEN, LOGICAL_DATE_PARAMS, notebook_path, wheel_path
-from dataplatform.workflow_group import without_launch_retries
+from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow, selector_tags
+from dataplatform.tasks import (
+    IDEMPOTENCY_TOKEN,
+    RUN_PARAMS,
+    dbt_runner_task,
+    notebook_path,
+    table_params,
+    wheel_library,
+    wheel_path,
+)
+from dataplatform.workflow_group import finish_workflow_group
 
 TASK_KINDS = ("notebook_task", "python_wheel_task", "spark_python_task")
+
+
+class DurableSubmitRunOperator(DatabricksSubmitRunOperator):
+    """``DatabricksSubmitRunOperator`` whose deferrable path is durable too.
+
+    The provider keeps the run id in task state (``durable``) only when it polls on the worker;
+    deferrable, it submits on every try. Here every try goes through the provider's resumable
+    logic and then defers instead of polling: a retry reconnects to a run that is still active
+    (a lost worker), skips a run that succeeded, and submits a fresh run after a FAILED or
+    CANCELED one (the idempotency token differs per try, see ``tasks.IDEMPOTENCY_TOKEN``).
+    Deferring reuses the provider's own (private) step, as its non-durable deferrable path does;
+    tests/e2e/test_e2e_idempotency.py runs both retry cases against the emulator.
+    """
+
+    def execute(self, context: Any) -> Any:
+        return self.execute_resumable(context)
+
+    def poll_until_complete(self, external_id: Any, context: Any) -> None:
+        if not self.deferrable:
+            return super().poll_until_complete(external_id, context)
+        self.run_id = external_id
+        _handle_deferrable_databricks_operator_execution(self, self._hook, self.log, context)
+        return None
 
 
 def submit_run(
@@ -29,32 +62,51 @@ def submit_run(
     env: Environment,
     *,
     libraries: Sequence[Mapping[str, str]] = (),
+    cluster: Mapping[str, Any] | None = None,
+    outlets: Sequence[Asset] = (),
     **task: Mapping[str, Any],
-) -> DatabricksSubmitRunOperator:
-    """One-off run on a fresh job cluster; ``task`` is one of notebook_task=, python_wheel_task=,
-    spark_python_task= (see ``dataplatform.tasks``).
+) -> DurableSubmitRunOperator:
+    """One-off run on a fresh job cluster (``cluster``, default the environment's); ``task`` is
+    one of notebook_task=, python_wheel_task=, spark_python_task= (see ``dataplatform.tasks``).
 
-    The whole payload goes into the templated ``json``, including the idempotency token, so a
-    retry that re-submits gets the run it already started back from Databricks.
+    The run is named ``<env>.<dag_id>.<task_id>`` and capped at the environment's run timeout;
+    ``outlets`` are the Assets a successful run updates.
     """
     if len(task) != 1 or next(iter(task)) not in TASK_KINDS:
         raise TypeError(
             f"submit_run({task_id!r}) needs exactly one of {TASK_KINDS}, got {list(task)}"
         )
     payload: dict[str, Any] = {
-        "run_name": "{{ dag.dag_id }}.{{ task.task_id }}",
-        "new_cluster": new_cluster(env),
+        "run_name": env.name + ".{{ dag.dag_id }}.{{ task.task_id }}",
+        "new_cluster": dict(cluster) if cluster else new_cluster(env),
+        "timeout_seconds": env.timeouts.run_seconds,
         "idempotency_token": IDEMPOTENCY_TOKEN,
         **{kind: dict(spec) for kind, spec in task.items()},
     }
     if libraries:
         payload["libraries"] = [dict(library) for library in libraries]
-    return DatabricksSubmitRunOperator(
+    return DurableSubmitRunOperator(
         task_id=task_id,
         json=payload,
         databricks_conn_id=env.databricks.conn_id,
         polling_period_seconds=env.databricks.polling_period_seconds,
         deferrable=True,
+        outlets=list(outlets),
+    )
+
+
+def dbt_run(
+    task_id: str, env: Environment, *dbt_args: str, outlets: Sequence[Asset] = ()
+) -> DurableSubmitRunOperator:
+    """The dbt-runner wheel on a single-node cluster; dbt's SQL runs on the SQL warehouse of the
+    environment's secret scope, in the environment's catalog."""
+    return submit_run(
+        task_id,
+        env,
+        python_wheel_task=dbt_runner_task(env, *dbt_args),
+        libraries=[wheel_library(env, env.dbt.runner_wheel)],
+        cluster=dbt_cluster(env),
+        outlets=outlets,
     )
 
 
@@ -62,22 +114,22 @@ def submit_run(
 def databricks_workflow(
     group_id: str, env: Environment, notebook_params: Mapping[str, str] | None = None
 ) -> Iterator[DatabricksWorkflowTaskGroup]:
-    """Task group whose notebooks run as ONE Databricks job sharing one job cluster.
+    """Task group whose notebooks run as ONE Databricks job, ``<env>.<dag_id>.<group_id>``,
+    sharing one job cluster.
 
-    ``notebook_params`` (plus the logical date) are sent rendered with run-now, so templates
-    belong here rather than on the member tasks. The group's ``launch`` task gets no Airflow
-    retries: each launch starts a new job run (the Jobs run-now call it makes carries no
-    idempotency token); transient API errors are still retried by the Databricks hook.
+    ``notebook_params`` (plus the run date, run id and the environment's catalog and schemas)
+    are sent rendered with run-now, so templates belong here rather than on the member tasks.
+    Retries and repair: see ``workflow_group.finish_workflow_group``.
     """
     with DatabricksWorkflowTaskGroup(
         group_id=group_id,
         databricks_conn_id=env.databricks.conn_id,
         job_clusters=job_clusters(env),
-        notebook_params={**LOGICAL_DATE_PARAMS, **(notebook_params or {})},
+        notebook_params={**RUN_PARAMS, **table_params(env), **(notebook_params or {})},
         extra_job_params={"tags": dict(env.cluster.tags)},
     ) as group:
         yield group
-    without_launch_retries(group)
+    finish_workflow_group(group, env.name, env.timeouts.run_seconds)
 
 
 def workflow_notebook(
@@ -96,16 +148,17 @@ def workflow_notebook(
     )
 
 
-def dbt_models_workflow(
-    env: Environment, manifest: Path, select_tags: Collection[str] = ()
-) -> DatabricksWorkflowTaskGroup:
-    """One Airflow task per dbt model of ``manifest``, all in ONE Databricks job on one cluster."""
+def dbt_models_workflow(env: Environment, manifest: Path) -> DatabricksWorkflowTaskGroup:
+    """One Airflow task per dbt model of ``manifest`` that the environment's ``dbt.select``
+    picks, all in ONE Databricks job on one single-node cluster."""
     config = DbtWorkflowConfig(
         databricks_conn_id=env.databricks.conn_id,
-        job_clusters=job_clusters(env),
+        job_clusters=job_clusters(env, spec=dbt_cluster(env)),
         wheel=wheel_path(env, env.dbt.runner_wheel),
         target=env.dbt.target,
-        select_tags=select_tags,
+        environment=env.name,
+        run_timeout_seconds=env.timeouts.run_seconds,
+        select_tags=selector_tags(env.dbt.select),
         polling_period_seconds=env.databricks.polling_period_seconds,
         extra_job_params={"tags": dict(env.cluster.tags)},
     )

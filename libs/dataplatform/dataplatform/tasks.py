@@ -7,16 +7,27 @@ from typing import Any
 
 from dataplatform.config import Environment
 
-# Same dag/task/run -> same token, so a retried task re-attaches to the run it already started
-# instead of launching a second one. Clearing the run bumps clear_number: a deliberate re-run
-# gets a fresh token. uuid5 keeps it within the Jobs API's 64-character limit.
+# One token per try: a retry after a FAILED or CANCELED run submits a fresh run (Databricks returns
+# the existing run for a known token whatever its state). A retry while the run is still active
+# re-attaches to it through the run id the operator keeps in task state (``operators.submit_run``),
+# not through the token. uuid5 keeps it within the Jobs API's 64-character limit.
 IDEMPOTENCY_TOKEN = (
     "{{ macros.uuid.uuid5(macros.uuid.NAMESPACE_URL, "
-    "[dag.dag_id, task.task_id, run_id, dag_run.clear_number] | join('/')) }}"
+    "[dag.dag_id, task.task_id, run_id, ti.try_number] | join('/')) }}"
 )
 
+# The day a run processes: its logical date, or, for runs that have none (asset-triggered runs,
+# manual runs triggered with ``logical_date: null``), the day it was queued to run.
+RUN_DATE = "{{ (dag_run.logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}"
+
 # Parameters every notebook receives; the notebooks read them with dbutils.widgets.
-LOGICAL_DATE_PARAMS = {"logical_date": "{{ ds }}", "run_id": "{{ run_id }}"}
+RUN_PARAMS = {"run_date": RUN_DATE, "run_id": "{{ run_id }}"}
+
+
+def table_params(env: Environment) -> dict[str, str]:
+    """Where the notebooks read and write: the catalog and schemas of the environment."""
+    uc = env.unity_catalog
+    return {"catalog": uc.catalog, "raw_schema": uc.raw_schema, "curated_schema": uc.curated_schema}
 
 
 def notebook_path(env: Environment, notebook: str) -> str:
@@ -34,7 +45,7 @@ def notebook_task(
     return {
         "notebook_path": notebook_path(env, notebook),
         "source": "WORKSPACE",
-        "base_parameters": {**LOGICAL_DATE_PARAMS, **(parameters or {})},
+        "base_parameters": {**RUN_PARAMS, **table_params(env), **(parameters or {})},
     }
 
 
