@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-import yaml
+import yaml  # pants: no-infer-dep (PyYAML is a requirement of dbt-core)
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from dbt_runner.project import dbt_args, project_config, staged_project

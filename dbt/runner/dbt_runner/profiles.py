@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
+import yaml  # pants: no-infer-dep (PyYAML is a requirement of dbt-core)
 
 from dbt_runner.project import project_config
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-import yaml
+import yaml  # pants: no-infer-dep (PyYAML is a requirement of dbt-core)
 
 # The project is package data at dbt_runner/project/, in the repository and in the wheel.
 _PACKAGED = "project"
