@@ -29,7 +29,7 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so equal contents give equal bytes
 
 
 def content_version(entries: dict[str, bytes], base_version: str, dbt_version: str) -> str:
-    """`<base_version>+<12 hex digits>` from the wheel's files (without RECORD) and dbt's version."""
+    """`<base_version>+<12 hex digits>` from the wheel's files (not RECORD) and dbt's version."""
     digest = hashlib.sha256(dbt_version.encode())
     for name in sorted(entries):
         if not name.endswith(".dist-info/RECORD"):
@@ -63,7 +63,7 @@ def rewrite(entries: dict[str, bytes], old_info: str, new_info: str, new_version
 
 def write_wheel(path: Path, files: dict[str, bytes]) -> None:
     """Write the zip next to `path` and rename it into place (never half a wheel)."""
-    ordered = sorted(files, key=lambda name: (".dist-info/" in name, name.endswith("/RECORD"), name))
+    ordered = sorted(files, key=lambda n: (".dist-info/" in n, n.endswith("/RECORD"), n))
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as wheel:
             for name in ordered:
@@ -105,13 +105,18 @@ def build(source: Path, out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m wheel_builder", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m wheel_builder", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--wheel-dir", type=Path, required=True, help="holds the source wheel")
     parser.add_argument("--out", type=Path, required=True, help="directory for the result")
     args = parser.parse_args(argv)
     sources = sorted(args.wheel_dir.glob("*.whl"))
     if len(sources) != 1:
-        print(f"wheel_builder: expected one wheel in {args.wheel_dir}, found {sources}", file=sys.stderr)
+        print(
+            f"wheel_builder: expected one wheel in {args.wheel_dir}, found {sources}",
+            file=sys.stderr,
+        )
         return 1
     print(f"wheel_builder: parsing the dbt project of {sources[0].name} once per target ...")
     print(f"wrote {build(sources[0], args.out)}")

@@ -60,7 +60,8 @@ def test_broken_model_exits_non_zero_naming_it_and_leaves_its_artifacts(run_runn
     results = json.loads((run_dir / "run_results.json").read_text())
     statuses = {r["unique_id"]: r["status"] for r in results["results"]}
     assert statuses["model.dataplatform.orders"] == "error"
-    assert "model.dataplatform.orders" in json.loads((run_dir / "manifest.json").read_text())["nodes"]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert "model.dataplatform.orders" in manifest["nodes"]
     assert "no_such_column" in (run_dir / "dbt.log").read_text()
 
 

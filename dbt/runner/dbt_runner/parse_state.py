@@ -62,12 +62,16 @@ def parse(
     target: str,
     dbt_vars: str | None = None,
     state: Path | None = None,
+    write_json: bool = True,
 ) -> dbtRunnerResult:
     """`dbt parse` of the staged project, from `state` when dbt finds it still valid.
 
-    The result's `.result` is the parsed Manifest, ready for dbtRunner(manifest=...).
+    The result's `.result` is the parsed Manifest, ready for dbtRunner(manifest=...); without
+    `write_json` no manifest.json is written (the command run on it writes one).
     """
     command = ["parse", *dbt_args(work, profiles), "--target", target, "--quiet"]
+    if not write_json:
+        command.append("--no-write-json")
     if dbt_vars:
         command += ["--vars", dbt_vars]
     if state:
