@@ -8,7 +8,8 @@ stg_raw__customers` in a fresh process, as the wheel runs it:
 - before: the wheel without a saved parse state (dbt parses the whole project every run);
 - after: the wheel with the parse state `wheel_builder` adds (dbt skips parsing).
 It prints, per case, the median wall time, the model's own time (run_results.json
-execution_time) and the difference: the per-model overhead.
+execution_time) and the difference: the per-model overhead; and, as the floor, the time to
+start Python and import dbt (`dbt-runner --help`).
 
   ./pants run dbt:model-overhead-benchmark [-- --runs 5]
 """
@@ -63,6 +64,15 @@ def one_run(site: Path, env: dict[str, str], artifacts: Path) -> tuple[float, fl
     return wall, sum(r["execution_time"] for r in results)
 
 
+def import_floor(env: dict[str, str]) -> float:
+    """Wall seconds of `python -m dbt_runner --help`: interpreter start and dbt's imports, the
+    part of the overhead no saved state removes."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "dbt_runner", "--help"], env=env,
+                   capture_output=True, check=True)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per case (default 5)")
@@ -83,6 +93,8 @@ def main() -> None:
                   f"location '{root / 'raw_customers'}' as {RAW_CUSTOMERS}")
         env = {**os.environ, "SPARK_REMOTE": remote, "DBT_WAREHOUSE_DIR": str(root / "wh")}
         print(f"model {MODEL}, {args.runs} runs per case, each a new process", flush=True)
+        floor = statistics.median(import_floor(env) for _ in range(args.runs))
+        print(f"{'floor (python + dbt imports)':<28} wall {floor:6.2f} s", flush=True)
         for case, with_state in (("before (parse every run)", False),
                                  ("after (saved parse state)", True)):
             site = installed_copy(root, with_state)
