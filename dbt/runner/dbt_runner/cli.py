@@ -111,9 +111,9 @@ def verdict(args: argparse.Namespace, outcome: dbtRunnerResult) -> int | str:
     """0, or the exit message: why dbt could not run, or which nodes failed."""
     if outcome.exception is not None:
         return f"dbt-runner: dbt {args.command} could not run: {outcome.exception}"
-    if args.command == "parse":
-        return 0 if outcome.success else "dbt-runner: dbt parse failed (see dbt.log)"
-    results = getattr(outcome.result, "results", [])
+    if not hasattr(outcome.result, "results"):  # parse, or stopped before running any node
+        return 0 if outcome.success else f"dbt-runner: dbt {args.command} failed (see dbt.log)"
+    results = outcome.result.results
     if not results:
         selection = " ".join(
             [*(["--select", *args.select] if args.select else []),
