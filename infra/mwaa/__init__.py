@@ -21,13 +21,13 @@ ESSENTIAL_CONSTRAINTS_URL = (
 MWAA_PLUGINS_DIR = "/usr/local/airflow/plugins"
 
 
-def default_constraints() -> tuple[str, str]:
-    """(Airflow constraints, MWAA essential constraints): a local copy where MWAA_CONSTRAINTS_DIR
-    names one (offline builds and CI), else the published URLs."""
-    import os
+# The pinned copies of both files in this repository (3rdparty/mwaa/, with their source URLs and
+# sha256 in manifest.json): builds and validation read these, never the network.
+CONSTRAINTS_DIR = f"3rdparty/mwaa/{AIRFLOW_VERSION}"
 
-    local = os.environ.get("MWAA_CONSTRAINTS_DIR")
-    if local:
-        return (f"{local}/constraints-{PYTHON_VERSION}.txt",
-                f"{local}/mwaa_essential_constraints.txt")
-    return AIRFLOW_CONSTRAINTS_URL, ESSENTIAL_CONSTRAINTS_URL
+
+def default_constraints() -> tuple[str, str]:
+    """(Airflow constraints, MWAA essential constraints): the repository's pinned copies, as
+    paths relative to the build root (Pants sandboxes and `./pants run` both start there)."""
+    return (f"{CONSTRAINTS_DIR}/constraints-{PYTHON_VERSION}.txt",
+            f"{CONSTRAINTS_DIR}/mwaa_essential_constraints.txt")

@@ -220,8 +220,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     airflow_constraints, essential_constraints = default_constraints()
     parser.add_argument(
         "--airflow-constraints", default=airflow_constraints,
-        help="path or URL of Airflow's constraints (default: $MWAA_CONSTRAINTS_DIR or the "
-        "published file: %(default)s)",
+        help="path or URL of Airflow's constraints (default: the pinned copy %(default)s)",
     )
     parser.add_argument(
         "--essential-constraints", default=essential_constraints,

@@ -41,15 +41,8 @@ with DAG(dag_id=DAG_ID, schedule=None, start_date=datetime(2025, 1, 1)):
 
 @pytest.fixture(scope="session")
 def constraints_dir() -> Path:
-    """MWAA's constraint files, kept outside the repo (MWAA_CONSTRAINTS_DIR or ../shared)."""
-    default = REPO_ROOT.parent / "shared" / "mwaa" / "3.3.1"
-    path = Path(os.environ.get("MWAA_CONSTRAINTS_DIR", default))
-    if not (path / "constraints-3.12.txt").is_file():
-        pytest.fail(
-            f"MWAA constraint files not found in {path}: set MWAA_CONSTRAINTS_DIR to the directory "
-            "holding constraints-3.12.txt and mwaa_essential_constraints.txt"
-        )
-    return path
+    """MWAA's constraint files, pinned in the repository (3rdparty/mwaa)."""
+    return REPO_ROOT / mwaa.CONSTRAINTS_DIR
 
 
 @pytest.fixture(scope="session")
