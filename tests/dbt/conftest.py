@@ -87,9 +87,10 @@ def spark(spark_remote):
 def run_runner(spark_remote, tmp_path):
     """Run `python -m dbt_runner ARGS` (the wheel's entry point) against the Sail server."""
 
-    def run(*args: str) -> subprocess.CompletedProcess:
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         env = {
             **os.environ,
+            **(env or {}),
             "SPARK_REMOTE": spark_remote,
             "DBT_WAREHOUSE_DIR": str(tmp_path / "warehouse"),
             "PYTHONPATH": os.pathsep.join([str(RUNNER_ROOT), os.environ.get("PYTHONPATH", "")]),

@@ -1,24 +1,26 @@
 """`dbt-runner`: run one dbt command on the packaged project and report per node.
 
 Entry point of the dbt-runner wheel. On Databricks it is a python_wheel_task whose parameters
-are this argv (targets test/prod); locally SPARK_REMOTE points the `local` target at a Spark
-Connect server. Exit codes: 0 success, 1 a model/test/seed failed (named on stderr), 2 dbt
-could not run at all (bad arguments, profile, or project).
+are this argv (targets test/prod: dbt-databricks sends the SQL to a SQL warehouse); locally
+SPARK_REMOTE points the `local` target at a Spark Connect server. Exit status 0 on success;
+otherwise the exit message says what went wrong (failed nodes, a selection matching nothing,
+missing credentials), which Databricks shows as the run's error.
 """
 
 import argparse
 import os
-import shutil
 import sys
 from pathlib import Path
 
-from dbt.cli.main import dbtRunner
+from dbt.cli.main import dbtRunner, dbtRunnerResult
 
+from dbt_runner.artifacts import ROOT_ENV, copy_artifacts, run_directory
+from dbt_runner.parse_state import parse, shipped_state
+from dbt_runner.profiles import missing_credentials, profiles_dir
 from dbt_runner.project import dbt_args, staged_project
 from dbt_runner.report import failures, node_line
 
 COMMANDS = ("run", "build", "test", "seed", "parse")
-ARTIFACTS = ("run_results.json", "manifest.json")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -41,17 +43,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--artifacts-dir",
         type=Path,
-        help="copy run_results.json and manifest.json here after the run",
+        help="write run_results.json, manifest.json and dbt.log here (default: a new directory "
+        "per run under --artifacts-root)",
     )
     parser.add_argument(
-        "--project-dir", type=Path, help="use this dbt project instead of the packaged one"
+        "--artifacts-root",
+        type=Path,
+        help=f"where per-run artifact directories go, e.g. a Volume directory (default: "
+        f"${ROOT_ENV}, else ~/.dataplatform/dbt-runs)",
+    )
+    parser.add_argument(
+        "--run-id",
+        help="names the per-run artifacts directory, e.g. Databricks' {{job.run_id}}",
+    )
+    parser.add_argument(
+        "--profiles-dir",
+        type=Path,
+        help="directory of profiles.yml (default: $DBT_PROFILES_DIR, else the project's own "
+        "profiles.yml, else ~/.dbt)",
+    )
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        help="run this dbt project instead of the one packaged in the wheel (it is copied first, "
+        "so it may be read-only)",
     )
     return parser.parse_args(argv)
 
 
-def dbt_command(args: argparse.Namespace, work: Path) -> list[str]:
-    """The dbt argv for a staged project."""
-    command = [args.command, *dbt_args(work), "--target", args.target, "--quiet"]
+def dbt_command(args: argparse.Namespace, work: Path, profiles: Path) -> list[str]:
+    """The dbt argv for a staged project. dbt caches only the schemas of the selected nodes
+    (a model task selects one model: listing every schema of the project took seconds)."""
+    command = [args.command, *dbt_args(work, profiles), "--target", args.target, "--quiet",
+               "--cache-selected-only"]
     if args.select:
         command += ["--select", *args.select]
     if args.exclude:
@@ -73,31 +97,33 @@ def check_environment(args: argparse.Namespace) -> str | None:
     return None
 
 
-def copy_artifacts(work: Path, destination: Path) -> None:
-    destination.mkdir(parents=True, exist_ok=True)
-    for name in ARTIFACTS:
-        produced = work / "target" / name
-        if produced.is_file():
-            shutil.copy2(produced, destination / name)
+def run_dbt(args: argparse.Namespace, work: Path, profiles: Path) -> dbtRunnerResult:
+    """Parse (from the wheel's saved state when dbt finds it valid), then run the command on
+    the parsed manifest, so dbt never parses twice."""
+    state = None if args.project_dir else shipped_state(args.target)
+    parsed = parse(work, profiles, args.target, args.vars, state, args.command == "parse")
+    if args.command == "parse" or not parsed.success:
+        return parsed
+    return dbtRunner(manifest=parsed.result).invoke(dbt_command(args, work, profiles))
 
 
-def main(argv: list[str] | None = None) -> int | str:
-    """0 on success, 2 when dbt could not run, else the exit message naming the failed nodes
-    (exit code 1): Databricks reports a wheel task's exit message as the run's error, so the
-    Airflow task that waits on the run shows which models and tests failed."""
-    args = parse_args(argv)
-    problem = check_environment(args)
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
-    with staged_project(args.project_dir) as work:
-        outcome = dbtRunner().invoke(dbt_command(args, work))
-        if args.artifacts_dir:
-            copy_artifacts(work, args.artifacts_dir)
+def verdict(args: argparse.Namespace, outcome: dbtRunnerResult) -> int | str:
+    """0, or the exit message: why dbt could not run, or which nodes failed."""
     if outcome.exception is not None:
-        print(f"dbt-runner: dbt {args.command} could not run: {outcome.exception}", file=sys.stderr)
-        return 2
-    results = getattr(outcome.result, "results", [])
+        return f"dbt-runner: dbt {args.command} could not run: {outcome.exception}"
+    if not hasattr(outcome.result, "results"):  # parse, or stopped before running any node
+        return 0 if outcome.success else f"dbt-runner: dbt {args.command} failed (see dbt.log)"
+    results = outcome.result.results
+    if not results:
+        selection = " ".join(
+            [*(["--select", *args.select] if args.select else []),
+             *(["--exclude", *args.exclude] if args.exclude else [])]
+        ) or "(no --select)"
+        return (
+            f"dbt-runner: dbt {args.command} {selection} matched no nodes of the project, so "
+            "nothing ran; check the selectors against the project's manifest.json "
+            "(`dbt-runner parse` writes it)"
+        )
     for result in results:
         print(node_line(result), flush=True)
     failed = failures(results)
@@ -105,10 +131,34 @@ def main(argv: list[str] | None = None) -> int | str:
         print(f"dbt-runner: dbt {args.command} failed ({len(failed)} nodes):", file=sys.stderr)
         for line in failed:
             print(f"  {line}", file=sys.stderr)
-        names = ", ".join(line.split(":", 1)[0] for line in failed) or "see the log above"
+        names = ", ".join(line.split(":", 1)[0] for line in failed) or "see dbt.log"
         return f"dbt-runner: dbt {args.command} failed: {names}"
     print(f"dbt-runner: dbt {args.command} succeeded ({len(results)} nodes)")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int | str:
+    """0 on success, else the exit message (exit status 1): Databricks reports a wheel task's
+    exit message as the run's error, so the Airflow task that waits on the run shows it."""
+    args = parse_args(argv)
+    problem = check_environment(args)
+    if problem:
+        return problem
+    with staged_project(args.project_dir) as work:
+        profiles = profiles_dir(args.profiles_dir, work)
+        artifacts = run_directory(
+            args.artifacts_dir, args.artifacts_root, args.command, args.run_id
+        )
+        try:
+            needs_warehouse = args.command != "parse"
+            missing = needs_warehouse and missing_credentials(profiles, work, args.target)
+            if missing:
+                return missing
+            outcome = run_dbt(args, work, profiles)
+        finally:
+            copied = copy_artifacts(work, artifacts)
+            print(f"dbt-runner: artifacts ({', '.join(copied) or 'none'}) in {artifacts}")
+    return verdict(args, outcome)
 
 
 def entry_point() -> None:

@@ -6,7 +6,6 @@ connection, so this runs in a sandboxed build with no Spark server and no creden
 
 import argparse
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -67,8 +66,6 @@ def main(argv: list[str] | None = None) -> int:
         help=f"empty {', '.join(SLIM_DROPPED)} (not read by the DAG renderer)",
     )
     args = parser.parse_args(argv)
-    # The local warehouse path is only known where dbt runs; keep the build's home out of it.
-    os.environ.setdefault("DBT_WAREHOUSE_DIR", "/dbt-warehouse-dir-set-at-run-time")
     try:
         path = write_manifest(args.out, args.project_dir, args.slim)
     except (RuntimeError, FileNotFoundError) as error:
