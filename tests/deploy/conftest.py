@@ -82,7 +82,7 @@ def deploy_cli(s3_endpoint: str) -> DeployCli:
     return run
 
 
-BuildBundle = Callable[[Path, dict[str, str]], Path]
+BuildBundle = Callable[..., Path]
 
 
 @pytest.fixture(scope="session")
@@ -96,16 +96,23 @@ def build_bundle(tmp_path_factory: pytest.TempPathFactory) -> BuildBundle:
     for name in ("pins.txt", "constraints.txt", "essential.txt"):
         (inputs / name).write_text("")
 
-    def build(out: Path, dags: dict[str, str]) -> Path:
+    def build(out: Path, dags: dict[str, str], plugin: str | None = None) -> Path:
+        """``plugin``: text of a plugin module in plugins.zip (to make plugins.zip differ)."""
         dags_dir = out.with_name(f"{out.name}-dags")
         for path, text in dags.items():
             (dags_dir / path).parent.mkdir(parents=True, exist_ok=True)
             (dags_dir / path).write_text(text)
+        plugin_args = []
+        if plugin is not None:
+            module = out.with_name(f"{out.name}-plugin") / "project_plugin.py"
+            module.parent.mkdir(parents=True, exist_ok=True)
+            module.write_text(plugin)
+            plugin_args = ["--plugin", str(module)]
         argv = [
             sys.executable, "-m", "mwaa.build", "--environment", "test", "--out", str(out),
             "--dags-dir", str(dags_dir), "--resolve-pins", str(inputs / "pins.txt"),
             "--airflow-constraints", str(inputs / "constraints.txt"),
-            "--essential-constraints", str(inputs / "essential.txt"),
+            "--essential-constraints", str(inputs / "essential.txt"), *plugin_args,
         ]  # fmt: skip
         env = os.environ | {"PYTHONPATH": SOURCE_ROOTS}
         result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
@@ -113,3 +120,24 @@ def build_bundle(tmp_path_factory: pytest.TempPathFactory) -> BuildBundle:
         return out
 
     return build
+
+
+@pytest.fixture
+def fresh_s3(s3_endpoint: str) -> Any:
+    """A client of its own, so a test can hook failures into it without touching others."""
+    return boto3.client("s3", endpoint_url=s3_endpoint, region_name=REGION, **TEST_CREDENTIALS)
+
+
+class GateRecorder:
+    """Stands in for the gates (tested on their own) in tests about S3 and MWAA; records calls."""
+
+    def __init__(self) -> None:
+        self.checked: list[Path] = []
+
+    def __call__(self, root: Path, progress: Callable[[str], None]) -> None:
+        self.checked.append(root)
+
+
+@pytest.fixture
+def gates() -> GateRecorder:
+    return GateRecorder()
