@@ -242,6 +242,7 @@ def validate(bundle: Path, work: Path, airflow_constraints: str, essential_const
             raise ValidationError(f"files differ from {MANIFEST_NAME}: {', '.join(changed)}")
     with step(f"unzip plugins.zip as MWAA does ({MWAA_PLUGINS_DIR})"):
         shutil.rmtree(plugins, ignore_errors=True)
+        plugins.mkdir()  # even when plugins.zip is empty
         with zipfile.ZipFile(bundle / "plugins.zip") as archive:
             archive.extractall(plugins)
     requirements = work / "requirements.in"

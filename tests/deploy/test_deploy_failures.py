@@ -5,86 +5,18 @@ release. S3 is moto's server (failures injected into one client), MWAA is botoco
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from botocore.stub import Stubber
-from conftest import REGION, TEST_CREDENTIALS, BuildBundle, GateRecorder
+from conftest import PREFIX, SINGLE, BuildBundle, FakeClock, GateRecorder, Mwaa, MWAA_NAME
 from deploy.errors import DeployError
 from deploy.mwaa import rollback, upload
 from deploy.mwaa_environment import Wait
 
-MWAA_NAME = "dataplatform-test"
-PREFIX = "dp/test"
-ARN = {"Arn": f"arn:aws:airflow:{REGION}:123456789012:environment/{MWAA_NAME}"}
-SINGLE = {"Requirements": "requirements.txt", "Plugins": "plugins.zip",
-          "StartupScript": "startup.sh"}
 DAGS = {"a_dag.py": "# a v1\n", "b_dag.py": "# b v1\n", "c_dag.py": "# c v1\n"}
 NEW_DAGS = {"a_dag.py": "# a v2\n", "b_dag.py": "# b v2\n", "d_dag.py": "# d new\n"}
-
-
-class Mwaa:
-    """A stubbed MWAA client: queue GetEnvironment answers and UpdateEnvironment calls."""
-
-    def __init__(self, bucket: str) -> None:
-        self.client = boto3.client("mwaa", region_name=REGION, endpoint_url="http://127.0.0.1:9",
-                                   config=Config(inject_host_prefix=False), **TEST_CREDENTIALS)
-        self.stubber = Stubber(self.client)
-        self.bucket = bucket
-        self.updates: list[dict[str, Any]] = []
-        self.client.meta.events.register("provide-client-params.mwaa.UpdateEnvironment",
-                                         lambda params, **_: self.updates.append(params))
-
-    def environment(self, status: str = "AVAILABLE", objects: dict[str, Any] | None = None,
-                    error: str | None = None) -> None:
-        answer: dict[str, Any] = {"Name": MWAA_NAME, "Status": status,
-                                  "SourceBucketArn": f"arn:aws:s3:::{self.bucket}"}
-        for field, path in SINGLE.items():
-            if objects:
-                answer[f"{field}S3Path"] = objects[path]["key"]
-                answer[f"{field}S3ObjectVersion"] = objects[path]["version_id"]
-        if error:
-            answer["LastUpdate"] = {"Status": "FAILED",
-                                    "Error": {"ErrorCode": "Requirements", "ErrorMessage": error}}
-        self.stubber.add_response("get_environment", {"Environment": answer},
-                                  {"Name": MWAA_NAME})
-
-    def update_accepted(self) -> None:
-        self.stubber.add_response("update_environment", ARN)
-
-    def successful_update(self) -> None:
-        """What one upload that changes the environment asks: check, update, status."""
-        self.environment()
-        self.update_accepted()
-        self.environment("UPDATING")
-        self.environment("AVAILABLE")
-
-
-@pytest.fixture
-def mwaa(bucket: str) -> Iterator[Mwaa]:
-    fake = Mwaa(bucket)
-    with fake.stubber:
-        yield fake
-        fake.stubber.assert_no_pending_responses()
-
-
-class FakeClock:
-    """Time that moves only when the deploy sleeps between status checks."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-    def wait(self, timeout: float = 3600) -> Wait:
-        return Wait(timeout, 30, sleep=self.sleep, clock=lambda: self.now)
-
 
 def fail_put(s3: Any, key_suffix: str) -> None:
     """Make PutObject of the key ending in ``key_suffix`` fail, as an S3 outage would."""
