@@ -105,7 +105,7 @@ def upload(s3: Any, mwaa: MwaaClient, bundle_dir: Path, environment: str, bucket
             "unchanged. When MWAA is AVAILABLE, upload again, or run `rollback` to point it back "
             "at the live release"
         ) from None
-    except DeployError as error:
+    except (DeployError, BotoCoreError, ClientError) as error:
         # releases/PENDING stays: a plain `rollback` now returns to the live release.
         live = current.name if current else "none"
         try:

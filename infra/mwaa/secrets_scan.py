@@ -95,7 +95,8 @@ def line_findings(line: str) -> set[str]:
     return kinds
 
 
-def scan_bytes(data: bytes, location: str, locked: frozenset[str]) -> Iterator[Finding]:
+def scan_bytes(data: bytes, location: str,
+               locked: frozenset[str] = frozenset()) -> Iterator[Finding]:
     """Findings in ``data``; archives are opened and their members scanned in turn."""
     if location.endswith(ARCHIVE_SUFFIXES) and zipfile.is_zipfile(io.BytesIO(data)):
         if location.endswith(".whl") and hashlib.sha256(data).hexdigest() in locked:
