@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from mwaa import build
@@ -24,7 +25,9 @@ class Refused(Exception):
     """A gate refused the bundle; the message says which and why."""
 
 
-def gates(args: argparse.Namespace, lockfile: str):
+def gates(args: argparse.Namespace, lockfile: str) -> Callable[[Path], None]:
+    """The check mwaa.build runs on the staged bundle before moving it into place."""
+
     def check(staging: Path) -> None:
         findings = scan_paths([str(staging)], lockfile)
         if findings:
