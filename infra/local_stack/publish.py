@@ -15,6 +15,27 @@ def publish(emulator: EmulatorEndpoint, notebooks: list[Path], wheels: list[Path
 
     databricks = load_environment("local").databricks
     client = WorkspaceClient(host=emulator.url, token=emulator.token, auth_type="pat")
+    if databricks.wheel_dir.startswith("/Volumes/"):
+        ensure_volume(client, databricks.wheel_dir)
     notebooks_done = publish_notebooks(client, notebooks, databricks.notebook_dir)
     wheels_done = publish_wheels(client, wheels, databricks.wheel_dir)
     return f"published {len(notebooks_done)} notebooks and {len(wheels_done)} wheels"
+
+
+def ensure_volume(client, path: str) -> None:
+    """Create the catalog, schema and volume of /Volumes/<catalog>/<schema>/<volume>/... unless
+    they exist: a workspace's admins set them up once, the emulator's state starts empty."""
+    from databricks.sdk.errors import ResourceConflict
+    from databricks.sdk.service.catalog import VolumeType
+
+    catalog, schema, volume = path.strip("/").split("/")[1:4]
+    steps = (
+        lambda: client.catalogs.create(catalog, comment="local environment"),
+        lambda: client.schemas.create(schema, catalog),
+        lambda: client.volumes.create(catalog, schema, volume, VolumeType.MANAGED),
+    )
+    for create in steps:
+        try:
+            create()
+        except ResourceConflict:
+            pass  # already there from an earlier start

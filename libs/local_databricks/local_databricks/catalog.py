@@ -5,9 +5,11 @@ types are remote services: Unity, Glue, Hive metastore, Iceberg REST). Within on
 clients share one session (the engine puts `session_id` in the URL), which gives the tasks of a
 job cluster one catalog like a real cluster. Across computes: a managed table's directory is named
 `<table>-<uuid>` without its database, so the catalog cannot be rebuilt from directories alone.
-So the catalog is journalled: after each task the compute's tables (database, name, location)
-are merged into warehouse/_catalog.json, and a new compute registers them again as external
-Delta tables (`CREATE TABLE ... USING delta LOCATION ...`) before any task runs.
+So the catalog is journalled: after each task the compute's tables (catalog, database, name,
+location; keyed `catalog.database.table`) are merged into warehouse/_catalog.json, and a new
+compute registers them again as external Delta tables (`CREATE TABLE ... USING delta LOCATION
+...`) in their catalog before any task runs. Each Unity Catalog catalog is a Sail catalog of its
+own (see unity_catalog.py); entries journalled before catalogs existed belong to hive_metastore.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
+
+from local_databricks.unity_catalog import HIVE_METASTORE
+
+SAIL_SYSTEM_CATALOG = "system"  # Sail's own read-only catalog of system tables
 
 
 def _session(url: str) -> SparkSession:
@@ -36,6 +42,10 @@ def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def _qualified(*parts: str) -> str:
+    return ".".join(_quote(part) for part in parts)
+
+
 @contextmanager
 def _locked(catalog_file: Path):
     catalog_file.parent.mkdir(parents=True, exist_ok=True)
@@ -45,7 +55,9 @@ def _locked(catalog_file: Path):
 
 
 def _load(catalog_file: Path) -> dict[str, dict[str, Any]]:
-    return json.loads(catalog_file.read_text()) if catalog_file.exists() else {}
+    entries = json.loads(catalog_file.read_text()) if catalog_file.exists() else {}
+    tables = ({"catalog": HIVE_METASTORE} | entry for entry in entries.values())
+    return {f"{t['catalog']}.{t['database']}.{t['name']}": t for t in tables}
 
 
 def _save(catalog_file: Path, tables: dict[str, dict[str, Any]]) -> None:
@@ -54,17 +66,22 @@ def _save(catalog_file: Path, tables: dict[str, dict[str, Any]]) -> None:
     os.replace(tmp, catalog_file)
 
 
-def restore(url: str, catalog_file: Path) -> set[str]:
-    """Register the journalled tables whose Delta log still exists; returns their keys."""
+def restore(url: str, catalog_file: Path, catalogs: list[str], schemas: list[str]) -> set[str]:
+    """Create the given schemas (`catalog.schema`) and register the journalled tables of
+    `catalogs` whose Delta log still exists; returns their keys."""
     with _locked(catalog_file):
         tables = _load(catalog_file)
     spark = _session(url)
     try:
+        for schema in schemas:
+            spark.sql(f"CREATE DATABASE IF NOT EXISTS {_qualified(*schema.split('.'))}")
         registered = set()
         for key, table in tables.items():
+            if table["catalog"] not in catalogs:
+                continue
             if not (Path(table["location"]) / "_delta_log").is_dir():
                 continue
-            database = _quote(table["database"])
+            database = _qualified(table["catalog"], table["database"])
             spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
             location = table["location"].replace("'", "\\'")
             spark.sql(
@@ -82,19 +99,17 @@ def snapshot(url: str, catalog_file: Path, warehouse: Path, known: set[str]) -> 
     spark = _session(url)
     try:
         current = {}
-        for database in spark.catalog.listDatabases():
-            for table in spark.catalog.listTables(database.name):
-                if table.isTemporary or table.tableType == "VIEW":
-                    continue
-                details = _describe(spark, database.name, table.name)
-                if details.get("Provider", "").lower() != "delta":
-                    continue
-                location = Path(details["Location"].removeprefix("file://"))
-                current[f"{database.name}.{table.name}"] = {
-                    "database": database.name,
-                    "name": table.name,
-                    "location": str(location if location.is_absolute() else warehouse / location),
-                }
+        for catalog_name, database, table in _tables(spark):
+            details = _describe(spark, catalog_name, database, table)
+            if details.get("Provider", "").lower() != "delta":
+                continue
+            location = Path(details["Location"].removeprefix("file://"))
+            current[f"{catalog_name}.{database}.{table}"] = {
+                "catalog": catalog_name,
+                "database": database,
+                "name": table,
+                "location": str(location if location.is_absolute() else warehouse / location),
+            }
     finally:
         _close(spark)
     with _locked(catalog_file):
@@ -106,6 +121,35 @@ def snapshot(url: str, catalog_file: Path, warehouse: Path, known: set[str]) -> 
     return set(current)
 
 
-def _describe(spark: SparkSession, database: str, table: str) -> dict[str, str]:
-    rows = spark.sql(f"DESCRIBE TABLE EXTENDED {_quote(database)}.{_quote(table)}").collect()
+def forget(catalog_file: Path, schemas: set[str]) -> None:
+    """Drop the journalled tables of these schemas (`catalog.schema`), e.g. after a forced
+    delete of their catalog or schema."""
+    with _locked(catalog_file):
+        tables = _load(catalog_file)
+        kept = {k: t for k, t in tables.items() if k.rsplit(".", 1)[0] not in schemas}
+        if kept != tables:
+            _save(catalog_file, kept)
+
+
+def tables_in(catalog_file: Path, schema: str) -> list[str]:
+    """Journalled table keys of one schema (`catalog.schema`)."""
+    with _locked(catalog_file):
+        return [key for key in _load(catalog_file) if key.rsplit(".", 1)[0] == schema]
+
+
+def _tables(spark: SparkSession) -> list[tuple[str, str, str]]:
+    """(catalog, database, table) of every persistent table of the compute's catalogs."""
+    found = []
+    for catalog_entry in spark.catalog.listCatalogs():
+        if catalog_entry.name == SAIL_SYSTEM_CATALOG:
+            continue
+        for row in spark.sql(f"SHOW DATABASES IN {_quote(catalog_entry.name)}").collect():
+            for table in spark.catalog.listTables(_qualified(catalog_entry.name, row.name)):
+                if not table.isTemporary and table.tableType != "VIEW":
+                    found.append((catalog_entry.name, row.name, table.name))
+    return found
+
+
+def _describe(spark: SparkSession, *name: str) -> dict[str, str]:
+    rows = spark.sql(f"DESCRIBE TABLE EXTENDED {_qualified(*name)}").collect()
     return {row.col_name: row.data_type for row in rows}

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from local_databricks import catalog
 from local_databricks.layout import StateLayout
+from local_databricks.unity_catalog import HIVE_METASTORE, INITIAL_CATALOG_CONF, UnityCatalog
 
 START_TIMEOUT_SECONDS = 60
 
@@ -38,7 +39,10 @@ class Compute(Protocol):
 class Engine(Protocol):
     name: str
 
-    def start(self, cluster_key: str, log_path: Path) -> Compute: ...
+    def start(
+        self, cluster_key: str, log_path: Path, initial_catalog: str = HIVE_METASTORE
+    ) -> Compute:
+        """`initial_catalog`: where two-level table names resolve on this cluster."""
 
 
 class EngineStartError(RuntimeError):
@@ -57,9 +61,26 @@ def _stop_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
         proc.wait()
 
 
+def sail_catalog_settings(catalogs: list[str], initial_catalog: str) -> dict[str, str]:
+    """Sail's settings (environment) giving the compute one in-memory catalog per Unity Catalog
+    catalog, the cluster's initial catalog as the default one."""
+    if initial_catalog not in catalogs:
+        raise EngineStartError(
+            f"{INITIAL_CATALOG_CONF} is {initial_catalog!r}, which does not exist (catalogs: "
+            f"{', '.join(catalogs)}); create it with the Catalogs API or `serve --catalog`"
+        )
+    entries = ", ".join(
+        f'{{name="{name}", type="memory", initial_database=["default"]}}' for name in catalogs
+    )
+    return {"SAIL_CATALOG__LIST": f"[{entries}]", "SAIL_CATALOG__DEFAULT_CATALOG": initial_catalog}
+
+
 class SailCompute:
-    def __init__(self, layout: StateLayout, log_path: Path) -> None:
+    def __init__(self, layout: StateLayout, log_path: Path, initial_catalog: str) -> None:
         self._layout = layout
+        unity_catalog = UnityCatalog(layout)
+        catalogs = unity_catalog.spark_catalogs()
+        settings = sail_catalog_settings(catalogs, initial_catalog)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
             self._proc = subprocess.Popen(
@@ -68,13 +89,14 @@ class SailCompute:
                 stdout=subprocess.PIPE,
                 stderr=log,
                 start_new_session=True,
-                env=os.environ | {"PYTHONPATH": child_pythonpath()},
+                env=os.environ | settings | {"PYTHONPATH": child_pythonpath()},
             )
         try:
             # One server-side session per compute: Sail's catalog lives in the session.
             port = self._read_port(log_path)
             self.url = f"sc://127.0.0.1:{port}/;session_id={uuid.uuid4()}"
-            self._known = catalog.restore(self.url, layout.catalog_file)
+            schemas = [s["full_name"] for c in catalogs[1:] for s in unity_catalog.schemas(c)]
+            self._known = catalog.restore(self.url, layout.catalog_file, catalogs, schemas)
         except BaseException:
             _stop_group(self._proc)
             raise
@@ -105,8 +127,10 @@ class SailEngine:
     def __init__(self, layout: StateLayout) -> None:
         self._layout = layout
 
-    def start(self, cluster_key: str, log_path: Path) -> Compute:
-        return SailCompute(self._layout, log_path)
+    def start(
+        self, cluster_key: str, log_path: Path, initial_catalog: str = HIVE_METASTORE
+    ) -> Compute:
+        return SailCompute(self._layout, log_path, initial_catalog)
 
 
 class JvmSparkCompute:
@@ -157,7 +181,14 @@ class JvmSparkEngine:
     def __init__(self, layout: StateLayout) -> None:
         self._layout = layout
 
-    def start(self, cluster_key: str, log_path: Path) -> Compute:
+    def start(
+        self, cluster_key: str, log_path: Path, initial_catalog: str = HIVE_METASTORE
+    ) -> Compute:
+        if initial_catalog != HIVE_METASTORE:
+            raise EngineStartError(
+                f"the jvm engine has only the {HIVE_METASTORE} catalog; use the sail engine for "
+                f"{INITIAL_CATALOG_CONF}={initial_catalog}"
+            )
         return JvmSparkCompute(self._layout, log_path)
 
 

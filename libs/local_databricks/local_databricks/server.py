@@ -18,10 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from databricks.sdk.service import files, jobs, workspace
+from databricks.sdk.service import catalog, compute, files, jobs, workspace
 
 from local_databricks import run_page
-from local_databricks.errors import ApiError, invalid, not_found
+from local_databricks.clusters_api import ClustersApi
+from local_databricks.errors import ApiError, invalid, malformed, not_found
 from local_databricks.faults import FaultInjector
 from local_databricks.jobs_api import JobsApi
 from local_databricks.runtimes import spark_versions
@@ -31,7 +32,16 @@ from local_databricks.validation import parse_request, request_schema
 from local_databricks.workspace import WorkspaceApi
 
 API_PREFIX = re.compile(r"^/api/2\.[012]/(.+)$")
-SDK_APIS = {"jobs": jobs.JobsAPI, "workspace": workspace.WorkspaceAPI, "dbfs": files.DbfsAPI}
+SDK_APIS = {
+    "jobs": jobs.JobsAPI,
+    "workspace": workspace.WorkspaceAPI,
+    "dbfs": files.DbfsAPI,
+    "secrets": workspace.SecretsAPI,
+    "clusters": compute.ClustersAPI,
+    "catalogs": catalog.CatalogsAPI,
+    "schemas": catalog.SchemasAPI,
+    "volumes": catalog.VolumesAPI,
+}
 
 
 class Emulator:
@@ -42,17 +52,37 @@ class Emulator:
         token: str,
         scheduler: Scheduler,
         jobs_api: JobsApi,
+        clusters_api: ClustersApi,
         workspace_api: WorkspaceApi,
         faults: FaultInjector,
         usage: UsageLedger,
+        apis: tuple[Any, ...] = (),
     ) -> None:
         self.token, self.scheduler, self.faults, self.usage = token, scheduler, faults, usage
         self.jobs_api, self.workspace_api = jobs_api, workspace_api
         self.routes: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
+        # Routes with {parameters} in their path, e.g. unity-catalog/catalogs/{name}.
+        self.path_routes: list[tuple[str, re.Pattern[str], dict[str, Any], Any]] = []
         for (method, path), (method_name, handler) in jobs_api.routes().items():
             self.routes[(method, path)] = (request_schema(method_name), handler)
-        for (method, path), ((api, method_name), handler) in workspace_api.routes().items():
-            self.routes[(method, path)] = (request_schema(method_name, SDK_APIS[api]), handler)
+        for api_handlers in (clusters_api, workspace_api, *apis):
+            for (method, path), ((api, method_name), handler) in api_handlers.routes().items():
+                schema = request_schema(method_name, SDK_APIS[api])
+                if "{" in path:
+                    pattern = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path))
+                    self.path_routes.append((method, pattern, schema, handler))
+                else:
+                    self.routes[(method, path)] = (schema, handler)
+
+    def route(self, method: str, path: str) -> tuple[dict[str, Any], Any, dict[str, str]] | None:
+        """(request schema, handler, path parameters) of a request, None when there is none."""
+        if (method, path) in self.routes:
+            return (*self.routes[(method, path)], {})
+        for route_method, pattern, schema, handler in self.path_routes:
+            match = pattern.fullmatch(path)
+            if route_method == method and match:
+                return schema, handler, {k: unquote(v) for k, v in match.groupdict().items()}
+        return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -137,10 +167,11 @@ class Handler(BaseHTTPRequestHandler):
             return _json(spark_versions())
         if route.startswith("permissions/jobs/") and method in ("PATCH", "PUT"):
             return _json({})
-        if (method, route) not in self.emulator.routes:
+        found = self.emulator.route(method, route)
+        if found is None:
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
-        schema, handler = self.emulator.routes[(method, route)]
-        body = self._body(method, query, data)
+        schema, handler, path_parameters = found
+        body = self._body(method, query, data) | path_parameters
         return _json(handler(parse_request(body, schema)))
 
     def _body(self, method: str, query: str, data: bytes) -> dict[str, Any]:
@@ -152,9 +183,12 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 parsed = json.loads(data)
             except ValueError as error:
-                raise invalid(f"Request body is not valid JSON: {error}") from error
+                raise malformed(
+                    f"Invalid JSON given in the body of the request - failed to parse given JSON "
+                    f"({error})"
+                ) from None
             if not isinstance(parsed, dict):
-                raise invalid("Request body must be a JSON object")
+                raise malformed("Invalid JSON given in the body of the request - expected a map")
             body |= parsed
         return body
 

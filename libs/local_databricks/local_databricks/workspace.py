@@ -9,6 +9,7 @@ from typing import Any
 
 from local_databricks.errors import ApiError, invalid, not_found
 from local_databricks.layout import NOTEBOOK_HEADERS, StateLayout, notebook_language
+from local_databricks.unity_catalog import UnityCatalog
 
 SOURCE_SUFFIXES = (".py", ".sql", ".scala", ".r")
 # Paths of other file systems: the Workspace API refuses them (Files API / DBFS API instead).
@@ -19,6 +20,7 @@ FOREIGN_PREFIXES = {"/Volumes/": "the Files API (PUT /api/2.0/fs/files/Volumes/.
 class WorkspaceApi:
     def __init__(self, layout: StateLayout) -> None:
         self.layout = layout
+        self.unity_catalog = UnityCatalog(layout)
 
     def routes(self) -> dict[tuple[str, str], tuple[tuple[str, str] | None, Any]]:
         """(HTTP method, path after /api/2.x/) -> ((SDK API, method) for validation, handler)."""
@@ -143,10 +145,16 @@ class WorkspaceApi:
 
     # -- files API (/api/2.0/fs/files/<path>, raw bodies) ----------------------------------
 
+    def _files_path(self, path: str) -> Path:
+        """Local file of a Files API path; a /Volumes path needs its volume to exist."""
+        if path.startswith("/Volumes/"):
+            self.unity_catalog.check_volume_path(path)
+        return self.layout.resolve(path)
+
     def files(
         self, method: str, path: str, query: dict[str, str], data: bytes
     ) -> tuple[int, dict[str, str], bytes]:
-        local = self.layout.resolve(path)
+        local = self._files_path(path)
         if method == "PUT":
             if local.exists() and query.get("overwrite", "false").lower() != "true":
                 raise ApiError(409, "ALREADY_EXISTS", f"{path} already exists; pass overwrite=true")
@@ -167,5 +175,5 @@ class WorkspaceApi:
     ) -> tuple[int, dict[str, str], bytes]:
         if method != "PUT":
             raise ApiError(405, "NOT_IMPLEMENTED", f"{method} on fs/directories is not emulated")
-        self.layout.resolve(path).mkdir(parents=True, exist_ok=True)
+        self._files_path(path).mkdir(parents=True, exist_ok=True)
         return 204, {}, b""
