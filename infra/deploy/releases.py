@@ -1,8 +1,9 @@
 """Release records: which S3 object versions one deploy made live, kept beside the bundle.
 
 Layout under the bucket prefix: `releases/<UTC time>-<MANIFEST sha256[:12]>.json`, one per
-upload, and `releases/CURRENT` naming the live one. A record names the release it replaced, so
-a rollback walks back through what was really live, not through file order.
+upload, `releases/CURRENT` naming the live one, and `releases/PENDING` while an upload runs (it
+stays when an upload did not finish, so the next rollback first returns to the live release). A
+record names the release it replaced, so a rollback walks back through what was really live.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class ReleaseStore:
         self.s3, self.bucket = s3, bucket
         self.folder = object_key(prefix, "releases/")
         self.current_key = object_key(prefix, "releases/CURRENT")
+        self.pending_key = object_key(prefix, "releases/PENDING")
 
     def names(self) -> list[str]:
         names = []
@@ -90,15 +92,33 @@ class ReleaseStore:
             raise DeployError(
                 f"no release {name!r} in s3://{self.bucket}/{self.folder} (releases: {known})"
             ) from None
-        return Release.from_json(body.decode())
+        try:
+            return Release.from_json(body.decode())
+        except (ValueError, TypeError, KeyError) as error:
+            raise DeployError(f"release record s3://{self.bucket}/{self._key(name)} is not "
+                              f"readable ({type(error).__name__}: {error})") from None
 
     def write(self, release: Release) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=self._key(release.name),
                            Body=release.to_json().encode(), ContentType="application/json")
 
     def current(self) -> str | None:
+        return self._read_text(self.current_key)
+
+    def pending(self) -> str | None:
+        """What an unfinished upload was shipping (its MANIFEST sha256), or None."""
+        return self._read_text(self.pending_key)
+
+    def begin_upload(self, manifest_sha256: str) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=self.pending_key,
+                           Body=f"{manifest_sha256}\n".encode(), ContentType="text/plain")
+
+    def clear_pending(self) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=self.pending_key)
+
+    def _read_text(self, key: str) -> str | None:
         try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=self.current_key)["Body"].read()
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except self.s3.exceptions.NoSuchKey:
             return None
         return body.decode().strip()

@@ -1,4 +1,4 @@
-"""The bundle's objects in a versioned S3 bucket: upload, DAG folder sync, restore of a release.
+"""The bundle's objects in a versioned S3 bucket: upload, undo of an upload, restore of a release.
 
 MWAA reads requirements.txt, plugins.zip and startup.sh by object version, and syncs dags/ from
 the bucket continuously; versioning keeps every older object so a release can come back.
@@ -6,16 +6,17 @@ the bucket continuously; versioning keeps every older object so a release can co
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy.bundle import SINGLE_OBJECTS, Bundle
+from deploy.bundle import Bundle
 from deploy.errors import DeployError
 from deploy.releases import ObjectVersion, Release, object_key
 
 Progress = Callable[[str], None]
+AWS_ERRORS = (BotoCoreError, ClientError)
 
 
 def require_versioning(s3: Any, bucket: str) -> None:
@@ -34,27 +35,54 @@ def require_versioning(s3: Any, bucket: str) -> None:
         )
 
 
-def upload_bundle(s3: Any, bucket: str, prefix: str, bundle: Bundle,
-                  progress: Progress) -> dict[str, ObjectVersion]:
-    """Put every bundle file (single objects first, then dags/), then delete DAG files the bundle
-    no longer has. Returns the object version each file became."""
-    objects = {}
-    for path in (*SINGLE_OBJECTS, *bundle.dags):
-        key = object_key(prefix, path)
-        response = s3.put_object(Bucket=bucket, Key=key, Body=(bundle.root / path).read_bytes(),
-                                 Metadata={"sha256": bundle.files[path]})
-        objects[path] = ObjectVersion(key, response["VersionId"], bundle.files[path])
-        progress(f"uploaded s3://{bucket}/{key} (version {response['VersionId']})")
-    wanted = {v.key for v in objects.values()}
-    for key in sorted(live_dags(s3, bucket, prefix).keys() - wanted):
-        s3.delete_object(Bucket=bucket, Key=key)
-        progress(f"deleted s3://{bucket}/{key} (not in the bundle)")
-    return objects
+class Uploader:
+    """Puts bundle files and remembers every object version it created, so that a failed deploy
+    can delete exactly those versions (S3 then serves the previous version of each key again)."""
+
+    def __init__(self, s3: Any, bucket: str, prefix: str, bundle: Bundle,
+                 progress: Progress) -> None:
+        self.s3, self.bucket, self.prefix, self.bundle = s3, bucket, prefix, bundle
+        self.progress = progress
+        self.created: list[ObjectVersion] = []
+
+    def put(self, paths: Iterable[str]) -> dict[str, ObjectVersion]:
+        """Upload ``paths`` (bundle-relative) in order; returns the object version of each."""
+        objects = {}
+        for path in paths:
+            key = object_key(self.prefix, path)
+            data = self.bundle.read(path)
+            try:
+                response = self.s3.put_object(Bucket=self.bucket, Key=key, Body=data,
+                                              Metadata={"sha256": self.bundle.files[path]})
+            except AWS_ERRORS as error:
+                raise DeployError(f"uploading s3://{self.bucket}/{key} failed: {error}") from None
+            version = ObjectVersion(key, response["VersionId"], self.bundle.files[path])
+            self.created.append(version)
+            objects[path] = version
+            self.progress(f"uploaded s3://{self.bucket}/{key} (version {version.version_id})")
+        return objects
+
+    def delete_unlisted_dags(self, keep: Iterable[str]) -> None:
+        """Delete live dags/ objects whose keys are not in ``keep`` (each gets a delete marker,
+        which undo removes again)."""
+        for key in sorted(live_dags(self.s3, self.bucket, self.prefix).keys() - set(keep)):
+            try:
+                response = self.s3.delete_object(Bucket=self.bucket, Key=key)
+            except AWS_ERRORS as error:
+                raise DeployError(f"deleting s3://{self.bucket}/{key} failed: {error}") from None
+            self.created.append(ObjectVersion(key, response["VersionId"], ""))
+            self.progress(f"deleted s3://{self.bucket}/{key} (not in the bundle)")
+
+    def undo(self) -> None:
+        """Delete the versions (and delete markers) this uploader created, newest first."""
+        for version in reversed(self.created):
+            self.s3.delete_object(Bucket=self.bucket, Key=version.key,
+                                  VersionId=version.version_id)
+            self.progress(f"removed s3://{self.bucket}/{version.key} version {version.version_id}")
+        self.created.clear()
 
 
-def restore_dags(s3: Any, bucket: str, prefix: str, release: Release, progress: Progress) -> None:
-    """Make the release's DAG versions current again (copies of the recorded versions) and
-    delete DAG files it did not have. Checks every recorded version exists before changing any."""
+def require_versions_exist(s3: Any, bucket: str, release: Release) -> None:
     for version in release.objects.values():
         try:
             s3.head_object(Bucket=bucket, Key=version.key, VersionId=version.version_id)
@@ -64,6 +92,11 @@ def restore_dags(s3: Any, bucket: str, prefix: str, release: Release, progress: 
                 f"{version.version_id} is gone ({error.response['Error']['Code']}); "
                 "pick another release with --to"
             ) from error
+
+
+def restore_dags(s3: Any, bucket: str, prefix: str, release: Release, progress: Progress) -> None:
+    """Make dags/ hold exactly the release's DAG versions: copy back each recorded version that is
+    not the live one, delete DAG files the release did not have. Safe to repeat."""
     live = live_dags(s3, bucket, prefix)
     for version in release.dags.values():
         if live.get(version.key) == version.version_id:

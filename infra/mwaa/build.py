@@ -2,11 +2,18 @@
 
     python -m mwaa.build --environment test --out OUT_DIR --dags-dir airflow/dags \
         --wheel dist/dataplatform-0.1.0-py3-none-any.whl \
-        --resolve-pins 3rdparty/python/airflow.txt --airflow-constraints PATH_OR_URL \
-        --essential-constraints PATH_OR_URL [--extra-file SRC=DEST ...] [--plugin PATH ...]
+        --resolve-pins 3rdparty/python/airflow.txt [--airflow-constraints PATH_OR_URL] \
+        [--essential-constraints PATH_OR_URL] [--extra-file SRC=DEST ...] [--plugin PATH ...] \
+        [--private-network --locked-wheels DIR]
 
 Inputs are plain paths so Pants can run it in a sandbox. The same inputs give the same bytes.
 The bundle is written next to OUT_DIR and renamed into place, so OUT_DIR is never half-written.
+
+Project wheels are named in requirements.txt by their path inside plugins.zip
+(`name @ file:///usr/local/airflow/plugins/...`), so pip never looks a same-named package up on
+an index. With --private-network (MWAA without internet access), plugins.zip also carries every
+wheel of --locked-wheels (the resolve's locked wheels for MWAA's platform) and Airflow's
+constraints file, and requirements.txt installs with `--no-index` from plugins.zip only.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import argparse
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -47,6 +54,8 @@ from mwaa.inputs import (
     run_cli,
 )
 
+# Airflow's constraints inside a private-network plugins.zip (MWAA cannot fetch the URL there).
+PRIVATE_CONSTRAINTS_NAME = f"constraints-{PYTHON_VERSION}.txt"
 # Build droppings that must not make two builds of the same sources differ.
 IGNORED_DIRS = {"__pycache__"}
 
@@ -91,6 +100,7 @@ def requirement_lines(
     airflow_pins: dict[NormalizedName, Requirement],
     essential_pins: dict[NormalizedName, Requirement],
     wheels: Iterable[ProjectWheel],
+    private_network: bool = False,
 ) -> list[str]:
     """The pins MWAA needs named, then the project wheels by name==version.
 
@@ -116,12 +126,39 @@ def requirement_lines(
     for wheel in sorted(wheels, key=lambda w: w.name):
         if wheel.name in resolve_pins or wheel.name in airflow_pins:
             raise InputError(f"--wheel {wheel.path.name}: {wheel.name} is also pinned elsewhere")
-        lines.append(f"{wheel.name}=={wheel.version}")
+        lines.append(f"{wheel.name} @ file://{MWAA_PLUGINS_DIR}/{wheel.path.name}")
+    if private_network:
+        return [
+            "--no-index",
+            f"--find-links {MWAA_PLUGINS_DIR}",
+            f"--constraint {MWAA_PLUGINS_DIR}/{PRIVATE_CONSTRAINTS_NAME}",
+            *lines,
+        ]
     return [
         f'--constraint "{AIRFLOW_CONSTRAINTS_URL}"',
         f"--find-links {MWAA_PLUGINS_DIR}",
         *lines,
     ]
+
+
+def locked_wheels(folder: str, needed: Iterable[Requirement]) -> dict[str, bytes]:
+    """The wheels of ``folder`` (file name -> bytes), refused unless every pin has its wheel."""
+    wheels = {p.name: p for p in existing_dir(folder, "--locked-wheels").glob("*.whl")}
+    available = set()
+    for name in wheels:
+        try:
+            project, version, _, _ = parse_wheel_filename(name)
+        except InvalidWheelFilename as error:
+            raise InputError(f"--locked-wheels {folder}: {error}") from error
+        available.add((project, str(version)))
+    missing = sorted(
+        str(req) for req in needed
+        if (canonicalize_name(req.name), pinned_version(req)) not in available
+    )
+    if missing:
+        raise InputError(f"--locked-wheels {folder} lacks wheels for {', '.join(missing)}: "
+                         "MWAA without internet access could not install them")
+    return {name: path.read_bytes() for name, path in sorted(wheels.items())}
 
 
 def dags_files(dags_dir: Path, extra_files: list[str]) -> dict[str, Path]:
@@ -175,9 +212,17 @@ def write_bundle(staging: Path, args: argparse.Namespace) -> None:
         target = staging / "dags" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(source.read_bytes())
-    write_zip(staging / "plugins.zip", plugin_members(wheels, args.plugin))
     direct = direct_names(pins_text)
-    lines = requirement_lines(resolve_pins, direct, airflow_pins, essential_pins, wheels)
+    lines = requirement_lines(resolve_pins, direct, airflow_pins, essential_pins, wheels,
+                              args.private_network)
+    members = plugin_members(wheels, args.plugin)
+    if args.private_network:
+        named = [Requirement(line) for line in lines if "==" in line and " @ " not in line]
+        members |= locked_wheels(args.locked_wheels, named)
+        members[PRIVATE_CONSTRAINTS_NAME] = read_text(
+            args.airflow_constraints, "--airflow-constraints"
+        ).encode()
+    write_zip(staging / "plugins.zip", members)
     (staging / "requirements.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (staging / "startup.sh").write_text(startup_text, encoding="utf-8")
     header = {
@@ -185,6 +230,7 @@ def write_bundle(staging: Path, args: argparse.Namespace) -> None:
         "airflow_version": AIRFLOW_VERSION,
         "python_version": PYTHON_VERSION,
         "project_wheels": sorted(w.path.name for w in wheels),
+        "private_network": args.private_network,
     }
     write_manifest(staging, header)
     fix_modes(staging)
@@ -240,21 +286,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="PATH",
         help="a custom plugin module or package to put at the root of plugins.zip",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--private-network", action="store_true",
+        help="MWAA without internet access: ship every locked wheel, install with --no-index",
+    )
+    parser.add_argument("--locked-wheels", metavar="DIR",
+                        help="the resolve's wheels for MWAA's platform (with --private-network)")
+    args = parser.parse_args(argv)
+    if args.private_network and not args.locked_wheels:
+        parser.error("--private-network needs --locked-wheels DIR")
+    return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def build(args: argparse.Namespace, gate: Callable[[Path], None] | None = None) -> int:
+    """Write the bundle to a staging folder, run ``gate`` on it (raising refuses the bundle),
+    then move it to --out."""
     out: Path = args.out.absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         write_bundle(staging, args)
+        if gate is not None:
+            gate(staging)
         replace_dir(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     print(f"wrote MWAA bundle for {args.environment} to {out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return build(parse_args(argv))
 
 
 if __name__ == "__main__":

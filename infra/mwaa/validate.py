@@ -1,10 +1,12 @@
 """Prove an MWAA bundle installs and parses as it would on MWAA (Airflow 3.3.1, Python 3.12).
 
-    python -m mwaa.validate OUT_DIR --airflow-constraints PATH_OR_URL \
-        --essential-constraints PATH_OR_URL [--work-dir DIR]
+    python -m mwaa.validate OUT_DIR [--airflow-constraints PATH_OR_URL] \
+        [--essential-constraints PATH_OR_URL] [--wheels DIR] [--work-dir DIR]
 
 1. resolve requirements.txt with MWAA's constraints and plugins.zip's wheels, for Linux x86_64
-   wheels only (MWAA installs with pip on every start, within 9 minutes: no builds);
+   wheels only (MWAA installs with pip on every start, within 9 minutes: no builds). A
+   private-network bundle (`--no-index` in requirements.txt) and --wheels DIR resolve with the
+   index unreachable: uv runs --offline, from plugins.zip (and DIR) only;
 2. build a clean venv of exactly that resolution (kept in --work-dir, keyed by its content, so a
    rerun after a DAG fix reuses it);
 3. load dags/ with Airflow's DagBag in that venv, after sourcing startup.sh as MWAA does.
@@ -27,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import uv as uv_package
 from uv import find_uv_bin
 
 from mwaa import (
@@ -42,6 +45,7 @@ from mwaa.startup import run_sandboxed
 
 # Amazon Linux 2023 has glibc 2.34; uv then accepts exactly the wheels pip accepts there.
 PYTHON_PLATFORM = "x86_64-manylinux_2_34"
+UV_FALLBACK_CACHE = str(Path(tempfile.gettempdir()) / "mwaa-validate-uv-cache")
 BUNDLE_FILES = ("requirements.txt", "plugins.zip", "startup.sh", MANIFEST_NAME)
 
 # Runs inside the bundle's venv: MWAA's parse of the DAGs folder, reported as JSON.
@@ -65,8 +69,28 @@ def step(title: str) -> Iterator[None]:
     print(f"    ok ({time.monotonic() - start:.1f} s)", flush=True)
 
 
+def uv_binary() -> str:
+    """uv's binary: where pip installs it, or inside a zipapp PEX's copy of the wheel
+    (`.prefix/bin/uv` beside the package), as when Pants runs the build."""
+    try:
+        return find_uv_bin()
+    except FileNotFoundError:
+        beside = Path(uv_package.__file__).parents[1] / ".prefix" / "bin" / "uv"
+        if beside.is_file():
+            return str(beside)
+        raise
+
+
 def uv(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([find_uv_bin(), *args], capture_output=True, text=True, check=False)
+    # A sandboxed build has no HOME: uv then needs its cache named.
+    env = os.environ | {"UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR") or UV_FALLBACK_CACHE}
+    return subprocess.run([uv_binary(), *args], capture_output=True, text=True, check=False,
+                          env=env)
+
+
+def offline_args(sources: list[Path]) -> list[str]:
+    """uv arguments that forbid any network access and name the only wheel folders to use."""
+    return ["--offline", "--no-index", *(a for d in sources for a in ("--find-links", str(d)))]
 
 
 def python312() -> str:
@@ -92,35 +116,44 @@ def local_copy(path_or_url: str, what: str, target: Path) -> Path:
     return target
 
 
-def mwaa_requirements(bundle: Path, plugins: Path, target: Path) -> Path:
-    """requirements.txt with MWAA's paths replaced by local ones, plus the Airflow MWAA runs.
+def mwaa_requirements(bundle: Path, plugins: Path, target: Path) -> bool:
+    """Write requirements.txt with MWAA's paths replaced by local ones, plus the Airflow MWAA
+    runs, to ``target``; return whether the bundle installs without an index.
 
-    The constraints URL must be the one this validator checks against; the local copy is
-    passed to uv with -c instead. MWAA's image also holds the Amazon provider and Celery: they
-    are left out, so a DAG that needs them without naming them fails here (stricter than MWAA).
+    A constraints URL must be the one this validator checks against (the local copy is passed to
+    uv instead); a constraints file inside plugins.zip is used from the unzipped copy. MWAA's
+    image also holds the Amazon provider and Celery: they are left out, so a DAG that needs them
+    without naming them fails here (stricter than MWAA).
     """
     lines = [f"apache-airflow=={AIRFLOW_VERSION}"]
+    private_network = False
+    local = lambda value: value.replace(MWAA_PLUGINS_DIR, str(plugins))  # noqa: E731
     for line in (bundle / "requirements.txt").read_text(encoding="utf-8").splitlines():
         option, _, value = line.strip().partition(" ")
-        if option in ("-c", "--constraint"):
-            if value.strip().strip("\"'") != AIRFLOW_CONSTRAINTS_URL:
+        value = value.strip().strip("\"'")
+        if option in ("-c", "--constraint") and value.startswith(f"{MWAA_PLUGINS_DIR}/"):
+            lines.append(f"--constraint {local(value)}")
+        elif option in ("-c", "--constraint"):
+            if value != AIRFLOW_CONSTRAINTS_URL:
                 raise ValidationError(
                     f"requirements.txt constrains with {value} but MWAA {AIRFLOW_VERSION} "
                     f"needs {AIRFLOW_CONSTRAINTS_URL}"
                 )
-        elif option in ("-f", "--find-links") and value.strip() == MWAA_PLUGINS_DIR:
+        elif option == "--no-index":
+            private_network = True
+        elif option in ("-f", "--find-links") and value == MWAA_PLUGINS_DIR:
             lines.append(f"--find-links {plugins}")
         else:
-            lines.append(line)
+            lines.append(local(line))
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return target
+    return private_network
 
 
-def resolve(requirements: Path, constraints: list[Path], plugins: Path, lock: Path) -> None:
+def resolve(requirements: Path, constraints: list[Path], sources: list[str], lock: Path) -> None:
     result = uv(
         "pip", "compile", str(requirements), "--output-file", str(lock),
         *(arg for c in constraints for arg in ("--constraint", str(c))),
-        "--find-links", str(plugins), "--only-binary", ":all:",
+        *sources, "--only-binary", ":all:",
         "--python-version", PYTHON_VERSION, "--python-platform", PYTHON_PLATFORM,
         "--no-header", "--quiet",
     )  # fmt: skip
@@ -132,7 +165,7 @@ def resolve(requirements: Path, constraints: list[Path], plugins: Path, lock: Pa
         )
 
 
-def venv_for(lock: Path, plugins: Path, work: Path) -> Path:
+def venv_for(lock: Path, plugins: Path, sources: list[str], work: Path) -> Path:
     """A venv holding exactly ``lock`` (+ the plugin wheels); reused when both are unchanged."""
     key = hashlib.sha256(lock.read_bytes())
     for wheel in sorted(plugins.glob("*.whl")):
@@ -146,7 +179,7 @@ def venv_for(lock: Path, plugins: Path, work: Path) -> Path:
         for args in (
             ("venv", "--quiet", "--relocatable", "--python", python312(), str(building)),
             ("pip", "sync", "--quiet", "--python", str(building / "bin" / "python"),
-             "--find-links", str(plugins), "--only-binary", ":all:", str(lock)),
+             *sources, "--only-binary", ":all:", str(lock)),
         ):  # fmt: skip
             result = uv(*args)
             if result.returncode != 0:
@@ -187,14 +220,20 @@ def load_dags(bundle: Path, venv: Path, plugins: Path, work: Path) -> list[str]:
     return report["dags"]
 
 
-def validate(args: argparse.Namespace, work: Path) -> None:
-    bundle = existing_dir(args.bundle, "bundle").resolve()
+def validate(bundle: Path, work: Path, airflow_constraints: str, essential_constraints: str,
+             wheels: Path | None = None) -> list[str]:
+    """Raise ValidationError unless the bundle installs and loads as on MWAA; return its DAG ids.
+
+    ``wheels``: resolve from this folder (and plugins.zip) only, with no index, e.g. the locked
+    wheels of the resolve in a hermetic build.
+    """
+    bundle = existing_dir(bundle, "bundle").resolve()
     for name in BUNDLE_FILES:
         existing_file(bundle / name, "bundle file")
     existing_dir(bundle / "dags", "bundle dags directory")
     constraints = [
-        local_copy(args.airflow_constraints, "--airflow-constraints", work / "airflow.txt"),
-        local_copy(args.essential_constraints, "--essential-constraints", work / "essential.txt"),
+        local_copy(airflow_constraints, "--airflow-constraints", work / "airflow.txt"),
+        local_copy(essential_constraints, "--essential-constraints", work / "essential.txt"),
     ]
     plugins = work / "plugins"
     with step("check files against MANIFEST.json"):
@@ -203,18 +242,43 @@ def validate(args: argparse.Namespace, work: Path) -> None:
             raise ValidationError(f"files differ from {MANIFEST_NAME}: {', '.join(changed)}")
     with step(f"unzip plugins.zip as MWAA does ({MWAA_PLUGINS_DIR})"):
         shutil.rmtree(plugins, ignore_errors=True)
+        plugins.mkdir()  # even when plugins.zip is empty
         with zipfile.ZipFile(bundle / "plugins.zip") as archive:
             archive.extractall(plugins)
+    requirements = work / "requirements.in"
+    private_network = mwaa_requirements(bundle, plugins, requirements)
+    if private_network:
+        sources = offline_args([plugins])
+        where = "plugins.zip only, index unreachable"
+    elif wheels is not None:
+        sources = offline_args([plugins, existing_dir(wheels, "--wheels").resolve()])
+        where = f"plugins.zip and {wheels} only, index unreachable"
+    else:
+        sources = ["--find-links", str(plugins)]
+        where = "plugins.zip and the package index"
     lock = work / "resolved.txt"
-    with step(f"resolve requirements.txt for Python {PYTHON_VERSION} / {PYTHON_PLATFORM}"):
-        resolve(mwaa_requirements(bundle, plugins, work / "requirements.in"), constraints,
-                plugins, lock)  # fmt: skip
+    with step(f"resolve requirements.txt for Python {PYTHON_VERSION} / {PYTHON_PLATFORM} "
+              f"({where})"):
+        resolve(requirements, constraints, sources, lock)
         print(f"    {sum(1 for line in lock.read_text().splitlines() if '==' in line)} packages")
     with step("build a clean venv from exactly that resolution"):
-        venv = venv_for(lock, plugins, work)
+        venv = venv_for(lock, plugins, sources, work)
     with step("load dags/ with Airflow's DagBag"):
         dags = load_dags(bundle, venv, plugins, work)
         print(f"    {len(dags)} DAG(s): {', '.join(dags)}")
+    return dags
+
+
+def validate_in(bundle: Path, work_dir: Path | None, airflow_constraints: str,
+                essential_constraints: str, wheels: Path | None = None) -> None:
+    """validate() in ``work_dir`` (kept, so venvs are reused) or in a temporary folder."""
+    work = work_dir or Path(tempfile.mkdtemp(prefix="mwaa-validate-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        validate(bundle, work.resolve(), airflow_constraints, essential_constraints, wheels)
+    finally:
+        if work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,18 +289,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="path or URL (default: %(default)s)")
     parser.add_argument("--essential-constraints", default=essential_constraints,
                         help="path or URL (default: %(default)s)")
+    parser.add_argument("--wheels", type=Path,
+                        help="resolve from these wheels (and plugins.zip) only, index unreachable")
     parser.add_argument("--work-dir", type=Path, help="keep resolutions and venvs here")
     args = parser.parse_args(argv)
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="mwaa-validate-"))
-    work.mkdir(parents=True, exist_ok=True)
     try:
-        validate(args, work.resolve())
+        validate_in(Path(args.bundle), args.work_dir, airflow_constraints=args.airflow_constraints,
+                    essential_constraints=args.essential_constraints, wheels=args.wheels)
     except ValidationError as error:
         print(f"FAILED: {error}", file=sys.stderr)
         return 1
-    finally:
-        if args.work_dir is None:
-            shutil.rmtree(work, ignore_errors=True)
     print("bundle is valid for MWAA")
     return 0
 

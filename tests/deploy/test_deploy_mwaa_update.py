@@ -6,42 +6,13 @@ MWAA's service model and the order of calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
-from botocore.stub import Stubber
-from conftest import REGION, TEST_CREDENTIALS, BuildBundle
+from conftest import MWAA_NAME, PREFIX, BuildBundle, FakeClock, GateRecorder, Mwaa
 from deploy.errors import DeployError
 from deploy.mwaa import rollback, upload
-
-MWAA_NAME = "dataplatform-test"
-PREFIX = "dp/test"
-
-
-@pytest.fixture
-def mwaa() -> Iterator[tuple[Any, Stubber, list[dict[str, Any]]]]:
-    """A stubbed MWAA client and the UpdateEnvironment requests it received."""
-    client = boto3.client("mwaa", region_name=REGION, endpoint_url="http://127.0.0.1:9",
-                          config=Config(inject_host_prefix=False), **TEST_CREDENTIALS)
-    sent: list[dict[str, Any]] = []
-    client.meta.events.register(
-        "provide-client-params.mwaa.UpdateEnvironment", lambda params, **_: sent.append(params)
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber, sent
-        stubber.assert_no_pending_responses()
-
-
-def expect_environment(stubber: Stubber, bucket: str) -> None:
-    stubber.add_response(
-        "get_environment",
-        {"Environment": {"Name": MWAA_NAME, "SourceBucketArn": f"arn:aws:s3:::{bucket}"}},
-        {"Name": MWAA_NAME},
-    )
 
 
 def versions(s3: Any, bucket: str, key: str) -> list[str]:
@@ -51,21 +22,20 @@ def versions(s3: Any, bucket: str, key: str) -> list[str]:
 
 
 def test_upload_then_rollback_send_the_exact_object_versions(
-    s3: Any, bucket: str, mwaa: tuple[Any, Stubber, list], build_bundle: BuildBundle,
+    s3: Any, bucket: str, mwaa: Mwaa, build_bundle: BuildBundle, gates: GateRecorder,
     tmp_path: Path,
 ) -> None:
-    client, stubber, sent = mwaa
-    arn = {"Arn": f"arn:aws:airflow:{REGION}:123456789012:environment/{MWAA_NAME}"}
-    first = build_bundle(tmp_path / "first", {"orders.py": "# v1\n"})
-    second = build_bundle(tmp_path / "second", {"orders.py": "# v2\n"})
+    first = build_bundle(tmp_path / "first", {"orders.py": "# v1\n"}, plugin="VERSION = 1\n")
+    second = build_bundle(tmp_path / "second", {"orders.py": "# v2\n"}, plugin="VERSION = 2\n")
     for bundle in (first, second):
-        expect_environment(stubber, bucket)
-        stubber.add_response("update_environment", arn)
-        upload(s3, lambda: client, bundle, "test", bucket, PREFIX, MWAA_NAME, lambda _: None)
+        mwaa.successful_update()
+        upload(s3, lambda: mwaa.client, bundle, "test", bucket, PREFIX, MWAA_NAME,
+               lambda _: None, FakeClock().wait(), gates)
 
     keys = {name: f"{PREFIX}/{name}" for name in ("requirements.txt", "plugins.zip", "startup.sh")}
     history = {name: versions(s3, bucket, key) for name, key in keys.items()}
-    assert all(len(ids) == 2 for ids in history.values())
+    # plugins.zip changed, so the second upload put all three objects again (new versions).
+    assert [len(history[name]) for name in keys] == [2, 2, 2]
     expected = [
         {
             "Name": MWAA_NAME,
@@ -79,42 +49,41 @@ def test_upload_then_rollback_send_the_exact_object_versions(
         }
         for n in (0, 1)
     ]
-    assert sent == expected
+    assert mwaa.updates == expected
 
-    # Rollback names the release's MWAA environment and points it at the first upload's versions.
-    expect_environment(stubber, bucket)
-    stubber.add_response("update_environment", arn, expected[0])
-    rollback(s3, lambda: client, "test", bucket, PREFIX, None, None, lambda _: None)
+    # Rollback names the release's MWAA environment and points it at the first upload's
+    # versions before it restores the first upload's DAGs.
+    mwaa.environment()  # the check
+    mwaa.environment()  # where it points now (not at the first release)
+    mwaa.stubber.add_response("update_environment", {"Arn": "arn"}, expected[0])
+    mwaa.environment("AVAILABLE")
+    rollback(s3, lambda: mwaa.client, "test", bucket, PREFIX, None, None, lambda _: None,
+             FakeClock().wait())
     assert s3.get_object(Bucket=bucket, Key=f"{PREFIX}/dags/orders.py")["Body"].read() == b"# v1\n"
 
 
 def test_environment_reading_another_bucket_is_refused_before_upload(
-    s3: Any, bucket: str, mwaa: tuple[Any, Stubber, list], build_bundle: BuildBundle,
+    s3: Any, bucket: str, mwaa: Mwaa, build_bundle: BuildBundle, gates: GateRecorder,
     tmp_path: Path,
 ) -> None:
-    client, stubber, sent = mwaa
-    stubber.add_response(
-        "get_environment",
-        {"Environment": {"Name": MWAA_NAME, "SourceBucketArn": "arn:aws:s3:::someone-else"}},
-        {"Name": MWAA_NAME},
-    )
+    mwaa.bucket = "someone-else"
+    mwaa.environment()
     bundle = build_bundle(tmp_path / "bundle", {"orders.py": "# v1\n"})
     refusal = f"reads arn:aws:s3:::someone-else, not --bucket {bucket}"
     with pytest.raises(DeployError, match=refusal):
-        upload(s3, lambda: client, bundle, "test", bucket, PREFIX, MWAA_NAME, lambda _: None)
+        upload(s3, lambda: mwaa.client, bundle, "test", bucket, PREFIX, MWAA_NAME,
+               lambda _: None, FakeClock().wait(), gates)
     assert s3.list_object_versions(Bucket=bucket).get("Versions", []) == []
-    assert sent == []
+    assert mwaa.updates == [] and gates.checked == []
 
 
-def test_failed_update_leaves_s3_release_live_and_says_how_to_retry(
-    s3: Any, bucket: str, mwaa: tuple[Any, Stubber, list], build_bundle: BuildBundle,
+def test_environment_still_updating_is_refused_before_upload(
+    s3: Any, bucket: str, mwaa: Mwaa, build_bundle: BuildBundle, gates: GateRecorder,
     tmp_path: Path,
 ) -> None:
-    client, stubber, _ = mwaa
-    expect_environment(stubber, bucket)
-    stubber.add_client_error("update_environment", "ValidationException", "environment busy")
+    mwaa.environment("UPDATING")
     bundle = build_bundle(tmp_path / "bundle", {"orders.py": "# v1\n"})
-    with pytest.raises(DeployError, match="rollback --to") as refused:
-        upload(s3, lambda: client, bundle, "test", bucket, PREFIX, MWAA_NAME, lambda _: None)
-    current = s3.get_object(Bucket=bucket, Key=f"{PREFIX}/releases/CURRENT")["Body"].read()
-    assert f"S3 holds release {current.decode().strip()}" in str(refused.value)
+    with pytest.raises(DeployError, match="is UPDATING: deploy when it is AVAILABLE"):
+        upload(s3, lambda: mwaa.client, bundle, "test", bucket, PREFIX, MWAA_NAME,
+               lambda _: None, FakeClock().wait(), gates)
+    assert s3.list_object_versions(Bucket=bucket).get("Versions", []) == []

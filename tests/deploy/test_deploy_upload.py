@@ -1,5 +1,5 @@
-"""`python -m deploy.mwaa` against moto's S3 server: versioned upload, DAG sync, rollback and
-what it refuses."""
+"""`python -m deploy.mwaa` against moto's S3 server: versioned upload, DAG sync, rollback, and
+what it refuses (the gates included) with a one-line error and nothing uploaded."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import BuildBundle, DeployCli
+from conftest import BuildBundle, DeployCli, GateRecorder
+from deploy.mwaa import upload
 
 DAG_V1 = "# orders DAG, first version\n"
 DAG_V2 = "# orders DAG, second version\n"
@@ -30,15 +31,23 @@ def release_record(s3: Any, bucket: str, name: str) -> dict[str, Any]:
     return json.loads(body(s3, bucket, f"releases/{name}.json"))
 
 
+def s3_only_upload(s3: Any, bundle: Path, bucket: str, prefix: str, gates: GateRecorder,
+                   progress: list[str] | None = None) -> None:
+    """An upload without an MWAA environment; the gates are tested below through the CLI."""
+    sink = progress.append if progress is not None else (lambda _: None)
+    upload(s3, lambda: None, bundle, "test", bucket, prefix, None, sink, check=gates)
+
+
 def test_upload_creates_versioned_objects_and_a_release(
-    s3: Any, bucket: str, deploy_cli: DeployCli, build_bundle: BuildBundle, tmp_path: Path
+    s3: Any, bucket: str, gates: GateRecorder, build_bundle: BuildBundle, tmp_path: Path
 ) -> None:
     bundle = build_bundle(tmp_path / "bundle", {"orders/orders.py": DAG_V1})
-    result = deploy_cli("upload", "--environment", "test", "--bundle", str(bundle),
-                        "--bucket", bucket)
-    assert result.returncode == 0, result.stderr
-    assert "files match MANIFEST.json" in result.stdout
-    assert f"uploaded s3://{bucket}/dags/orders/orders.py (version " in result.stdout
+    progress: list[str] = []
+    s3_only_upload(s3, bundle, bucket, "", gates, progress)
+    assert any("files match MANIFEST.json" in line for line in progress)
+    assert any(line.startswith(f"uploaded s3://{bucket}/dags/orders/orders.py (version ")
+               for line in progress)
+    assert gates.checked == [bundle]
 
     name = body(s3, bucket, "releases/CURRENT").strip()
     record = release_record(s3, bucket, name)
@@ -52,16 +61,17 @@ def test_upload_creates_versioned_objects_and_a_release(
 
 
 def test_second_upload_then_rollback_restores_first_release(
-    s3: Any, bucket: str, deploy_cli: DeployCli, build_bundle: BuildBundle, tmp_path: Path
+    s3: Any, bucket: str, deploy_cli: DeployCli, gates: GateRecorder, build_bundle: BuildBundle,
+    tmp_path: Path,
 ) -> None:
     first = build_bundle(tmp_path / "first", {"orders.py": DAG_V1, "legacy.py": "# old\n"})
     second = build_bundle(tmp_path / "second", {"orders.py": DAG_V2, "fresh.py": "# new\n"})
     common = ("--environment", "test", "--bucket", bucket, "--prefix", "dp/test")
-    assert deploy_cli("upload", *common, "--bundle", str(first)).returncode == 0
+    s3_only_upload(s3, first, bucket, "dp/test", gates)
     first_name = body(s3, bucket, "dp/test/releases/CURRENT").strip()
-    upload = deploy_cli("upload", *common, "--bundle", str(second))
-    assert upload.returncode == 0, upload.stderr
-    assert f"deleted s3://{bucket}/dp/test/dags/legacy.py (not in the bundle)" in upload.stdout
+    progress: list[str] = []
+    s3_only_upload(s3, second, bucket, "dp/test", gates, progress)
+    assert f"deleted s3://{bucket}/dp/test/dags/legacy.py (not in the bundle)" in progress
     assert body(s3, bucket, "dp/test/dags/orders.py") == DAG_V2
     assert "dp/test/dags/legacy.py" not in live_keys(s3, bucket)
 
@@ -120,4 +130,51 @@ def test_bundle_of_another_environment_is_refused(
                         "--bucket", bucket)
     assert result.returncode == 2
     assert "was built for environment 'test', not 'prod'" in result.stderr
+    assert all_versions(s3, bucket) == []
+
+
+def test_broken_manifest_is_one_line_error(
+    s3: Any, bucket: str, deploy_cli: DeployCli, build_bundle: BuildBundle, tmp_path: Path
+) -> None:
+    bundle = build_bundle(tmp_path / "bundle", {"orders.py": DAG_V1})
+    (bundle / "MANIFEST.json").write_text('{"environment": "test", "files": [{"path": ')
+    result = deploy_cli("upload", "--environment", "test", "--bundle", str(bundle),
+                        "--bucket", bucket)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "MANIFEST.json is not a bundle manifest" in result.stderr
+    assert all_versions(s3, bucket) == []
+
+
+def test_bundle_with_a_secret_is_refused_naming_file_and_finding(
+    s3: Any, bucket: str, deploy_cli: DeployCli, build_bundle: BuildBundle, tmp_path: Path
+) -> None:
+    # Assembled at run time so that this file holds no secret-shaped text.
+    key_block = "-----BEGIN OPENSSH " + "PRIVATE KEY-----"
+    dags = {"orders.py": DAG_V1, "keys.py": f"KEY = {key_block!r}\n"}
+    bundle = build_bundle(tmp_path / "bundle", dags)
+    result = deploy_cli("upload", "--environment", "test", "--bundle", str(bundle),
+                        "--bucket", bucket)
+    assert result.returncode == 2
+    assert f"secret scan refused --bundle {bundle}: {bundle}/dags/keys.py:1: Private Key" in (
+        result.stderr
+    )
+    assert key_block not in result.stderr
+    assert all_versions(s3, bucket) == []
+
+
+def test_bundle_with_a_dag_import_error_is_refused(
+    s3: Any, bucket: str, deploy_cli: DeployCli, build_bundle: BuildBundle, tmp_path: Path
+) -> None:
+    """The real mwaa.validate: uv resolves Airflow 3.3.1 under MWAA's pinned constraints."""
+    dags = {
+        "good_dag.py": "from airflow.sdk import DAG\nDAG(dag_id='good', schedule=None)\n",
+        "broken_dag.py": "from airflow.sdk import DAG\nimport no_such_module\n",
+    }
+    bundle = build_bundle(tmp_path / "bundle", dags)
+    result = deploy_cli("upload", "--environment", "test", "--bundle", str(bundle),
+                        "--bucket", bucket)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "mwaa.validate refused" in result.stderr
+    assert "broken_dag.py" in result.stderr and "no_such_module" in result.stderr
     assert all_versions(s3, bucket) == []

@@ -9,6 +9,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from conftest import make_wheel
+
 BuildBundle = Callable[..., subprocess.CompletedProcess[str]]
 
 
@@ -79,8 +81,11 @@ def test_requirements_name_only_what_mwaa_does_not_fix(
     lines = (out / "requirements.txt").read_text().splitlines()
     assert lines[0] == f'--constraint "{CONSTRAINTS_URL}"'
     assert lines[1] == "--find-links /usr/local/airflow/plugins"
-    assert lines[-1] == "mwaa-probe==0.1.0"
-    pins = {line.split("==")[0]: line.split("==")[1] for line in lines[2:]}
+    # The project wheel by its path in plugins.zip: no index is ever asked for a same-named one.
+    assert lines[-1] == (
+        "mwaa-probe @ file:///usr/local/airflow/plugins/mwaa_probe-0.1.0-py3-none-any.whl"
+    )
+    pins = {line.split("==")[0]: line.split("==")[1] for line in lines[2:-1]}
     resolve = {
         line.split("==")[0]: line.split("==")[1]
         for line in airflow_pins.read_text().splitlines()
@@ -88,7 +93,7 @@ def test_requirements_name_only_what_mwaa_does_not_fix(
     }
     essential = (constraints_dir / "mwaa_essential_constraints.txt").read_text().lower()
     # Every line is the resolve's own pin (or the project wheel); nothing MWAA forces is repeated.
-    assert all(resolve[name] == version for name, version in pins.items() if name != "mwaa-probe")
+    assert all(resolve[name] == version for name, version in pins.items())
     assert not [name for name in pins if f"\n{name}==" in f"\n{essential}"]
     # Direct requirements stay even when Airflow's constraints pin them: MWAA's image does not
     # hold the Databricks provider, so pip must be told to install it.
@@ -121,3 +126,51 @@ def test_missing_inputs_exit_2_naming_them(build_bundle: BuildBundle, tmp_path: 
     bad_env = build_bundle(tmp_path / "d", "--environment", "test; rm -rf /")
     assert bad_env.returncode == 2 and "--environment" in bad_env.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_private_network_bundle_ships_every_wheel_and_installs_without_index(
+    build_bundle: BuildBundle, tmp_path: Path, constraints_dir: Path
+) -> None:
+    wheels = tmp_path / "locked"
+    wheels.mkdir()
+    make_wheel(wheels, "mwaa_extra", "1.0", {"mwaa_extra/__init__.py": ""})
+    make_wheel(wheels, "mwaa_dependency", "2.0", {"mwaa_dependency/__init__.py": ""})
+    pins = tmp_path / "pins.txt"
+    pins.write_text("mwaa-extra==1.0\n    # via -r airflow.in\nmwaa-dependency==2.0\n"
+                    "    # via mwaa-extra\n")
+    out = tmp_path / "bundle"
+    result = build_bundle(out, "--private-network", "--locked-wheels", str(wheels), pins=pins)
+    assert result.returncode == 0, result.stderr
+    assert (out / "requirements.txt").read_text().splitlines() == [
+        "--no-index",
+        "--find-links /usr/local/airflow/plugins",
+        "--constraint /usr/local/airflow/plugins/constraints-3.12.txt",
+        "mwaa-dependency==2.0",
+        "mwaa-extra==1.0",
+        "mwaa-probe @ file:///usr/local/airflow/plugins/mwaa_probe-0.1.0-py3-none-any.whl",
+    ]
+    with zipfile.ZipFile(out / "plugins.zip") as archive:
+        assert sorted(archive.namelist()) == [
+            "constraints-3.12.txt",
+            "mwaa_dependency-2.0-py3-none-any.whl",
+            "mwaa_extra-1.0-py3-none-any.whl",
+            "mwaa_probe-0.1.0-py3-none-any.whl",
+        ]
+        shipped = archive.read("constraints-3.12.txt")
+    assert shipped == (constraints_dir / "constraints-3.12.txt").read_bytes()
+    assert json.loads((out / "MANIFEST.json").read_text())["private_network"] is True
+
+
+def test_private_network_build_refuses_a_pin_without_its_wheel(
+    build_bundle: BuildBundle, tmp_path: Path
+) -> None:
+    wheels = tmp_path / "locked"
+    wheels.mkdir()
+    make_wheel(wheels, "mwaa_extra", "0.9", {"mwaa_extra/__init__.py": ""})
+    pins = tmp_path / "pins.txt"
+    pins.write_text("mwaa-extra==1.0\n    # via -r airflow.in\n")
+    result = build_bundle(tmp_path / "bundle", "--private-network", "--locked-wheels",
+                          str(wheels), pins=pins)
+    assert result.returncode == 2
+    assert f"--locked-wheels {wheels} lacks wheels for mwaa-extra==1.0" in result.stderr
+    assert not (tmp_path / "bundle").exists()

@@ -1,10 +1,12 @@
-"""mwaa.secrets_scan: planted credentials are found by file and line, even in nested zips.
+"""mwaa.secrets_scan: planted credentials are found by file and line, even in nested zips, and
+only wheels a lockfile pins by hash are skipped.
 
 The fake secrets are assembled at run time so that this file holds none.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import subprocess
 import sys
@@ -14,22 +16,25 @@ from pathlib import Path
 
 BuildBundle = Callable[..., subprocess.CompletedProcess[str]]
 
-
 HEX32 = "0123456789abcdef" * 2
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"
+# Line text -> the kind the scan reports; one secret per line.
 PLANTED = {
-    "Databricks token": "token = 'dapi" + HEX32 + "'",
-    "AWS access key id": "key = 'AKIA" + "Q" * 16 + "'",
-    "AWS secret access key": "aws_secret_access_key = "
-    + "wJalrXUtnFEMI/K7MDENG/bPxRfiCY"
-    + "A" * 10,
-    "private key": "-----BEGIN RSA " + "PRIVATE KEY-----",
-    "Fernet key": "fernet_key = " + "x" * 43 + "=",
-    "Slack token": "SLACK = 'xox" + "b-1234567890-abcdefghij'",
+    "token = 'dapi" + HEX32 + "'": "Databricks token",
+    "TOKEN = 'DAPI" + HEX32.upper() + "'": "Databricks token",
+    "key = 'AKIA" + "Q" * 16 + "'": "AWS Access Key",
+    "blob = '" + AWS_SECRET + "'": "AWS secret access key",
+    "url = 'postgresql://etl:" + "s3cr3t-pw@db.internal:5432/orders'": "Basic Auth Credentials",
+    "GH = 'ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8'": "GitHub Token",
+    "-----BEGIN PGP PRIVATE " + "KEY BLOCK-----": "Private Key",
+    "-----BEGIN OPENSSH PRIVATE " + "KEY-----": "Private Key",
+    "fernet_key = " + "x" * 43 + "=": "Fernet key",
+    "SLACK = 'xox" + "b-1234567890-abcdefghij'": "Slack Token",
 }
 
 
-def scan(*paths: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "mwaa.secrets_scan", *map(str, paths)]
+def scan(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "mwaa.secrets_scan", *map(str, args)]
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -53,16 +58,17 @@ def test_clean_bundle_passes(
 def test_finds_each_kind_in_a_wheel_inside_plugins_zip(
     uv_env: dict[str, str], tmp_path: Path
 ) -> None:
-    module = "\n".join(["'''Settings.'''", *PLANTED.values()]) + "\n"
+    module = "\n".join(["'''Settings.'''", *PLANTED]) + "\n"
     wheel = zipped({"leaky/__init__.py": b"", "leaky/settings.py": module.encode()})
     (tmp_path / "plugins.zip").write_bytes(zipped({"leaky-0.1-py3-none-any.whl": wheel}))
     result = scan(tmp_path, env=uv_env)
     assert result.returncode == 1
     where = f"{tmp_path / 'plugins.zip'}!leaky-0.1-py3-none-any.whl!leaky/settings.py"
-    expected = [f"{where}:{line}: {kind}" for line, kind in enumerate(PLANTED, start=2)]
+    expected = [f"{where}:{line}: {kind}" for line, kind in enumerate(PLANTED.values(), start=2)]
     assert sorted(result.stdout.splitlines()) == sorted(expected)
-    for secret in PLANTED.values():
-        assert secret.split()[-1].strip("'") not in result.stdout + result.stderr
+    for line in PLANTED:
+        secret = line.split("'")[1] if "'" in line else line
+        assert secret not in result.stdout + result.stderr
 
 
 def test_plain_file_and_missing_path(uv_env: dict[str, str], tmp_path: Path) -> None:
@@ -72,3 +78,23 @@ def test_plain_file_and_missing_path(uv_env: dict[str, str], tmp_path: Path) -> 
     assert found.stdout.strip() == f"{tmp_path / 'startup.sh'}:2: Databricks token"
     missing = scan(tmp_path / "absent", env=uv_env)
     assert missing.returncode == 2 and "absent" in missing.stderr
+
+
+def test_only_wheels_the_lockfile_pins_by_hash_are_skipped(
+    uv_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Third-party wheels of a private-network plugins.zip are PyPI's bytes, pinned by hash in
+    the lockfile; a wheel whose bytes differ (a project wheel, a tampered one) is scanned."""
+    leaky = zipped({"vendor/keys.py": ("K = 'AKIA" + "Q" * 16 + "'\n").encode()})
+    locked = tmp_path / "airflow.lock"
+    locked.write_text('{"hash": "' + hashlib.sha256(leaky).hexdigest() + '"}\n')
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "bundle" / "plugins.zip").write_bytes(
+        zipped({"vendor-1.0-py3-none-any.whl": leaky})
+    )
+    assert scan(tmp_path / "bundle", "--locked", locked, env=uv_env).returncode == 0
+    locked.write_text('{"hash": "' + "0" * 64 + '"}\n')
+    result = scan(tmp_path / "bundle", "--locked", locked, env=uv_env)
+    assert result.returncode == 1
+    assert result.stdout.strip().endswith("vendor-1.0-py3-none-any.whl!vendor/keys.py:1: "
+                                          "AWS Access Key")

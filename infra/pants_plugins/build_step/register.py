@@ -4,14 +4,19 @@ Pants 2.17's `archive` can only zip or tar; the MWAA bundle and the dbt manifest
 a project tool writes. A `build_step` builds a PEX from its `tool` target, runs it with
 `args` over its `dependencies`' sources and its `packages`' built artifacts (wheels, other
 build steps), and hands the `outputs` to `pants package`, cached like any other process.
+
+`locked_wheels` puts the original wheel files of those requirement targets (their whole
+closure, taken from the resolve's lockfile and checked against its hashes, for the platform of
+`locked_wheels_platform`) in the sandbox at `locked-wheels.pex/.deps/`: the step can install or
+ship them without an index.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pants.backend.python.target_types import EntryPoint, PythonSourceField
-from pants.backend.python.util_rules.pex import Pex, PexProcess
+from pants.backend.python.target_types import EntryPoint, PexLayout, PythonSourceField
+from pants.backend.python.util_rules.pex import CompletePlatforms, Pex, PexProcess
 from pants.backend.python.util_rules.pex_from_targets import PexFromTargetsRequest
 from pants.core.goals.package import (
     BuiltPackage,
@@ -23,7 +28,7 @@ from pants.core.target_types import FileSourceField, ResourceSourceField
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
 from pants.engine.addresses import Addresses, UnparsedAddressInputs
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.fs import Digest, MergeDigests
+from pants.engine.fs import EMPTY_DIGEST, Digest, MergeDigests
 from pants.engine.process import ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
@@ -76,6 +81,16 @@ class BuildStepEnvVarsField(StringSequenceField):
     help = "Environment variables passed through from Pants' environment, `NAME` or `NAME=value`."
 
 
+class BuildStepLockedWheelsField(SpecialCasedDependencies):
+    alias = "locked_wheels"
+    help = "Requirement targets whose locked wheels (with dependencies) go in the sandbox."
+
+
+class BuildStepLockedWheelsPlatformField(SpecialCasedDependencies):
+    alias = "locked_wheels_platform"
+    help = "A `file` target with the Pex complete platform JSON the locked wheels must fit."
+
+
 class BuildStepDependencies(Dependencies):
     help = "Targets whose sources (files, resources, python sources) the step reads."
 
@@ -90,6 +105,8 @@ class BuildStepTarget(Target):
         BuildStepOutputsField,
         BuildStepPackagesField,
         BuildStepEnvVarsField,
+        BuildStepLockedWheelsField,
+        BuildStepLockedWheelsPlatformField,
         BuildStepDependencies,
     )
     help = __doc__
@@ -105,7 +122,39 @@ class BuildStepFieldSet(PackageFieldSet):
     outputs: BuildStepOutputsField
     packages: BuildStepPackagesField
     extra_env_vars: BuildStepEnvVarsField
+    locked_wheels: BuildStepLockedWheelsField
+    locked_wheels_platform: BuildStepLockedWheelsPlatformField
     dependencies: BuildStepDependencies
+
+
+LOCKED_WHEELS_PEX = "locked-wheels.pex"
+
+
+async def locked_wheels(field_set: BuildStepFieldSet) -> Digest:
+    """The requirements' original wheels, in `locked-wheels.pex/.deps/` (a packed PEX built
+    with --no-pre-install-wheels keeps them as downloaded)."""
+    if not field_set.locked_wheels.value:
+        return EMPTY_DIGEST
+    requirements, platforms = await MultiGet(
+        Get(Addresses, UnparsedAddressInputs,
+            field_set.locked_wheels.to_unparsed_address_inputs()),
+        Get(CompletePlatforms, UnparsedAddressInputs,
+            field_set.locked_wheels_platform.to_unparsed_address_inputs()),
+    )
+    pex = await Get(
+        Pex,
+        PexFromTargetsRequest(
+            requirements,
+            output_filename=LOCKED_WHEELS_PEX,
+            internal_only=False,
+            layout=PexLayout.PACKED,
+            complete_platforms=platforms,
+            additional_args=("--no-pre-install-wheels",),
+            include_source_files=False,
+            description=f"{field_set.address}: locked wheels",
+        ),
+    )
+    return pex.digest
 
 
 @rule(desc="Run a build step")
@@ -146,9 +195,10 @@ async def package_build_step(field_set: BuildStepFieldSet) -> BuiltPackage:
             main=EntryPoint(field_set.module.value),
         ),
     )
+    wheels = await locked_wheels(field_set)
     input_digest = await Get(
         Digest,
-        MergeDigests([sources.snapshot.digest, *(package.digest for package in packages)]),
+        MergeDigests([sources.snapshot.digest, wheels, *(package.digest for package in packages)]),
     )
     env = await Get(
         EnvironmentVars, EnvironmentVarsRequest(tuple(field_set.extra_env_vars.value or ()))
