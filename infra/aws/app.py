@@ -79,8 +79,12 @@ def write_template(template: dict[str, Any], out: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--environment", required=True, help=f"one of {', '.join(environment_names())}")
-    parser.add_argument("--out", required=True, type=Path, help="directory to write template.json to")
+    parser.add_argument(
+        "--environment", required=True, help=f"one of {', '.join(environment_names())}"
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, help="directory to write template.json to"
+    )
     args = parser.parse_args(argv)
     try:
         template = synthesize(args.environment)

@@ -101,7 +101,9 @@ RULES: tuple[tuple[str, str, typing.Callable[[Mwaa], bool]], ...] = (
 
 def environment_names() -> list[str]:
     folder = resources.files("aws").joinpath("environments")
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
 
 
 def load_mwaa(environment: str) -> Mwaa:
@@ -136,7 +138,9 @@ def _build(cls: type, table: Any, source: str, key: str) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(table) - names)
     if unknown:
-        raise SettingsError(f"{source}: unknown key {key}.{unknown[0]} (allowed: {', '.join(sorted(names))})")
+        raise SettingsError(
+            f"{source}: unknown key {key}.{unknown[0]} (allowed: {', '.join(sorted(names))})"
+        )
     values = {}
     for name in sorted(names):
         dotted = f"{key}.{name}"
@@ -156,5 +160,9 @@ def _convert(hint: Any, value: Any, source: str, key: str) -> Any:
     if typing.get_origin(hint) is Mapping and isinstance(value, dict):
         if all(isinstance(v, str) for v in value.values()):
             return MappingProxyType(dict(value))
-    expected = "a table of strings" if typing.get_origin(hint) is Mapping else getattr(hint, "__name__", hint)
+    expected = (
+        "a table of strings"
+        if typing.get_origin(hint) is Mapping
+        else getattr(hint, "__name__", hint)
+    )
     raise SettingsError(f"{source}: {key} must be {expected}, got {value!r}")
