@@ -28,7 +28,9 @@ from aws.settings import SettingsError, load_mwaa
 
 # Connections the DAG config names: CLI name -> (config table, key holding the conn id, type).
 CONNECTIONS = {"databricks": ("databricks", "conn_id", "databricks")}
-CONNECTION_KEYS = {"conn_type", "description", "host", "login", "password", "schema", "port", "extra"}
+CONNECTION_KEYS = {
+    "conn_type", "description", "host", "login", "password", "schema", "port", "extra",
+}  # fmt: skip
 
 
 class SecretsError(ValueError):
