@@ -22,14 +22,10 @@ from typing import Any
 from aws_cdk import App, BootstraplessSynthesizer
 
 from aws import checks
-from aws.settings import SettingsError, environment_names, load_mwaa
+from aws.settings import SettingsError, environment_names, load_mwaa, stack_name
 from aws.stack import DataPlatformStack
 
 TEMPLATE = "template.json"
-
-
-def stack_name(environment: str) -> str:
-    return f"dataplatform-{environment}"
 
 
 def build_stack(environment: str, outdir: str) -> tuple[App, DataPlatformStack]:

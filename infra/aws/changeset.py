@@ -22,6 +22,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError, WaiterError
 
+from aws.settings import stack_name
+
 Progress = Callable[[str], None]
 # Stack parameters for the bundle's object versions (see aws.stack.BUNDLE_FILES).
 VERSION_PARAMETERS = {
@@ -35,10 +37,6 @@ TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline
 
 class DeployError(RuntimeError):
     """A change set could not be created or executed; the message says what to do."""
-
-
-def stack_name(environment: str) -> str:
-    return f"dataplatform-{environment}"
 
 
 def stack_exists(cloudformation: Any, name: str) -> bool:

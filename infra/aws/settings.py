@@ -99,6 +99,11 @@ RULES: tuple[tuple[str, str, typing.Callable[[Mwaa], bool]], ...] = (
 )  # fmt: skip
 
 
+def stack_name(environment: str) -> str:
+    """The CloudFormation stack of an environment."""
+    return f"dataplatform-{environment}"
+
+
 def environment_names() -> list[str]:
     folder = resources.files("aws").joinpath("environments")
     return sorted(

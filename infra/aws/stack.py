@@ -7,6 +7,7 @@ deploy time (empty on the very first deploy, before the bucket holds a bundle).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from aws_cdk import (
@@ -37,14 +38,6 @@ from aws.settings import Mwaa
 AIRFLOW_VERSION = "3.3.1"
 SECRETS_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
-# MWAA names its log groups airflow-<environment>-<Component>.
-LOG_COMPONENTS = {
-    "dag_processing": ("DagProcessingLogs", "DAGProcessing"),
-    "scheduler": ("SchedulerLogs", "Scheduler"),
-    "task": ("TaskLogs", "Task"),
-    "webserver": ("WebserverLogs", "WebServer"),
-    "worker": ("WorkerLogs", "Worker"),
-}
 BUNDLE_FILES = {
     # parameter name: (bundle file, CfnEnvironment path property, version property)
     "PluginsS3ObjectVersion": ("plugins.zip", "plugins_s3_path", "plugins_s3_object_version"),
@@ -333,11 +326,12 @@ class DataPlatformStack(Stack):
             optional[version_property] = Fn.condition_if(
                 given.logical_id, parameter.value_as_string, Aws.NO_VALUE
             ).to_string()
+        # Each [mwaa.log_levels] key names a component: dag_processing -> dag_processing_logs.
         logging = {
-            prop: mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(
-                enabled=True, log_level=getattr(settings.log_levels, field)
+            f"{field.name}_logs": mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(
+                enabled=True, log_level=getattr(settings.log_levels, field.name)
             )
-            for field, (prop, _) in LOG_COMPONENTS.items()
+            for field in dataclasses.fields(settings.log_levels)
         }
         environment = mwaa.CfnEnvironment(
             self, "Environment",
@@ -356,13 +350,7 @@ class DataPlatformStack(Stack):
                 security_group_ids=[self.security_group.security_group_id],
                 subnet_ids=[s.subnet_id for s in self.vpc.private_subnets],
             ),
-            logging_configuration=mwaa.CfnEnvironment.LoggingConfigurationProperty(
-                dag_processing_logs=logging["DagProcessingLogs"],
-                scheduler_logs=logging["SchedulerLogs"],
-                task_logs=logging["TaskLogs"],
-                webserver_logs=logging["WebserverLogs"],
-                worker_logs=logging["WorkerLogs"],
-            ),
+            logging_configuration=mwaa.CfnEnvironment.LoggingConfigurationProperty(**logging),
             airflow_configuration_options=airflow_configuration_options(settings),
             **optional,
         )  # fmt: skip

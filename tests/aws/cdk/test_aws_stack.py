@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
+from aws.changeset import VERSION_PARAMETERS
 from aws.stack import AIRFLOW_VERSION, SECRETS_BACKEND, airflow_configuration_options
 
 from conftest import Synthesized
@@ -92,6 +93,8 @@ def test_bundle_object_versions_are_deploy_time_parameters(synthesized: Synthesi
     s, prefix = synthesized, synthesized.settings.s3_prefix
     template = s.template.to_json()
     environment = one(s, "AWS::MWAA::Environment")["Properties"]
+    # The parameters `aws.changeset plan` passes are exactly the template's.
+    assert set(template["Parameters"]) == set(VERSION_PARAMETERS.values())
     for parameter, path_property, file_name in (
         ("PluginsS3ObjectVersion", "PluginsS3Path", "plugins.zip"),
         ("RequirementsS3ObjectVersion", "RequirementsS3Path", "requirements.txt"),
