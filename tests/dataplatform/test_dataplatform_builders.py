@@ -14,7 +14,7 @@ from dataplatform.tasks import dbt_runner_task, notebook_task, spark_python_task
 def test_cluster_uses_pool_or_node_type_and_cost_tags():
     prod = new_cluster(load_environment("prod"))
     assert prod == {
-        "spark_version": "15.4.x-scala2.12",
+        "spark_version": "16.4.x-scala2.12",
         "autoscale": {"min_workers": 2, "max_workers": 8},
         "custom_tags": {"cost_center": "data-platform", "environment": "prod"},
         "node_type_id": "i3.xlarge",

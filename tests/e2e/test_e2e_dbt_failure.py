@@ -34,7 +34,7 @@ def test_broken_model_fails_the_task_naming_the_model(stack, broken_project):
         json={"run_name": "dbt_build_broken",
               "tasks": [{"task_key": "dbt", "python_wheel_task": task,
                          "libraries": [wheel_library(env, env.dbt.runner_wheel)],
-                         "new_cluster": {"spark_version": "15.4.x-scala2.12",
+                         "new_cluster": {"spark_version": "16.4.x-scala2.12",
                                          "node_type_id": "local", "num_workers": 1}}]},
     )
     with pytest.raises(AirflowException) as failure:

@@ -63,14 +63,14 @@ def test_429_bursts_are_retried_by_the_provider(stack, notebook, run_task):
 
 
 @pytest.mark.parametrize(
-    ("dag_id", "named"),
-    [("e2e_unknown_field", "tasks[0].notebook_task.base_parameter"),
-     ("e2e_wrong_type", "timeout_seconds")],
+    ("dag_id", "error_code", "named"),
+    [("e2e_jar_task", "INVALID_PARAMETER_VALUE", "spark_jar_task needs a JVM"),
+     ("e2e_wrong_type", "MALFORMED_REQUEST", "timeout_seconds")],
 )
-def test_bad_payload_is_refused_with_400_naming_the_field(run_task, dag_id, named):
+def test_bad_payload_is_refused_with_400_naming_the_field(run_task, dag_id, error_code, named):
     outcome = run_task(dag_id)
     assert outcome.state == "failed"
-    assert "INVALID_PARAMETER_VALUE" in outcome.output
+    assert error_code in outcome.output
     assert "Status Code: 400" in outcome.output
     assert named in outcome.output
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import local_databricks
 import pytest
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.service import jobs
+from databricks.sdk.service import compute, jobs
 
 # The server runs as `python -m local_databricks` from the same import root as this test run.
 LIB_ROOT = Path(local_databricks.__file__).resolve().parents[1]
@@ -78,11 +78,18 @@ def upload_notebook(client: WorkspaceClient, path: str, source: str) -> None:
     )
 
 
+TERMINAL = {
+    jobs.RunLifeCycleState.TERMINATED,
+    jobs.RunLifeCycleState.INTERNAL_ERROR,  # the cluster could not run it (e.g. a library)
+    jobs.RunLifeCycleState.SKIPPED,
+}
+
+
 def wait_done(client: WorkspaceClient, run_id: int, timeout: float = 120) -> jobs.Run:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = client.jobs.get_run(run_id)
-        if run.state.life_cycle_state == jobs.RunLifeCycleState.TERMINATED:
+        if run.state.life_cycle_state in TERMINAL:
             return run
         time.sleep(0.3)
     raise AssertionError(f"run {run_id} did not finish in {timeout} s")
@@ -92,4 +99,13 @@ def notebook_task(key: str, path: str, **params: str) -> jobs.SubmitTask:
     return jobs.SubmitTask(
         task_key=key,
         notebook_task=jobs.NotebookTask(notebook_path=path, base_parameters=params or None),
+    )
+
+
+def new_cluster(spark_version: str, **spark_env_vars: str) -> compute.ClusterSpec:
+    return compute.ClusterSpec(
+        spark_version=spark_version,
+        node_type_id="i3.xlarge",
+        num_workers=1,
+        spark_env_vars=spark_env_vars or None,
     )

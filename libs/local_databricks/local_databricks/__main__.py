@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 import signal
@@ -16,35 +17,42 @@ import sys
 import threading
 from pathlib import Path
 
+from local_databricks.clusters_api import ClustersApi, ClusterStore
 from local_databricks.engine import ENGINES, make_engine
 from local_databricks.faults import FaultInjector, parse_cli_fault
 from local_databricks.jobs_api import JobsApi, JobStore
-from local_databricks.layout import StateLayout
+from local_databricks.layout import StateLayout, write_private
 from local_databricks.scheduler import Scheduler
+from local_databricks.secrets import SecretStore
+from local_databricks.secrets_api import SecretsApi
 from local_databricks.server import Emulator, make_server
 from local_databricks.usage import UsageLedger
 from local_databricks.workspace import WorkspaceApi
 
 
-def write_private(path: Path, text: str) -> None:
-    """Owner-only from the first byte, and renamed into place: readers never see half a file."""
-    partial = path.with_name(f".{path.name}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-    os.replace(partial, path)
-
-
 def serve(args: argparse.Namespace) -> None:
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     layout = StateLayout(Path(args.state_dir).resolve()).create()
     token = args.token or os.environ.get("LOCAL_DATABRICKS_TOKEN") or secrets.token_urlsafe(24)
     faults = FaultInjector()
     for text in args.fault:
         faults.add(parse_cli_fault(text))
     usage = UsageLedger()
-    scheduler = Scheduler(layout, make_engine(args.engine, layout), faults, usage)
-    jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, base_url="")
-    emulator = Emulator(token, scheduler, jobs_api, WorkspaceApi(layout), faults, usage)
+    clusters = ClusterStore(layout.root / "clusters.json")
+    scheduler = Scheduler(layout, make_engine(args.engine, layout), faults, usage, clusters)
+    jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, clusters, base_url="")
+    emulator = Emulator(
+        token,
+        scheduler,
+        jobs_api,
+        ClustersApi(clusters),
+        WorkspaceApi(layout),
+        faults,
+        usage,
+        apis=(SecretsApi(SecretStore(layout)),),
+    )
     httpd = make_server(args.host, args.port, emulator, in_container=args.in_container)
     host, port = httpd.server_address[:2]
     base_url = f"http://{host}:{port}"
@@ -98,6 +106,12 @@ def main(argv: list[str] | None = None) -> None:
         "--token", help="bearer token (default: LOCAL_DATABRICKS_TOKEN or random)"
     )
     serve_cmd.add_argument("--engine", default="sail", choices=sorted(ENGINES))
+    serve_cmd.add_argument(
+        "--log-level",
+        default=os.environ.get("LOCAL_DATABRICKS_LOG_LEVEL", "WARNING"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="DEBUG also logs the request fields the service ignores (default: %(default)s)",
+    )
     serve_cmd.add_argument(
         "--fault",
         action="append",

@@ -8,13 +8,15 @@ tasks of a run through files under the run directory.
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
+from databricks.sdk.dbutils import SecretMetadata, SecretScope
+
+from local_databricks.errors import ApiError
 from local_databricks.layout import StateLayout
+from local_databricks.secrets import Redactor, SecretStore
 
 
 class NotebookExit(Exception):  # noqa: N818 - mirrors dbutils.notebook.exit
@@ -111,21 +113,38 @@ class JobsUtils:
         self.taskValues = task_values  # noqa: N815
 
 
+class IllegalArgumentException(ValueError):  # noqa: N818 - the name Databricks shows
+    """What dbutils.secrets raises on Databricks for a scope or key that does not exist."""
+
+
 class Secrets:
-    """Secrets come from environment variables DATABRICKS_SECRET_<SCOPE>_<KEY>."""
+    """dbutils.secrets over the emulator's secret store; values read are redacted in output."""
 
-    @staticmethod
-    def env_name(scope: str, key: str) -> str:
-        return "DATABRICKS_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", f"{scope}_{key}").upper()
-
-    def get(self, scope: str, key: str) -> str:
-        name = self.env_name(scope, key)
-        if name not in os.environ:
-            raise ValueError(f"Secret {scope}/{key} not found: set the environment variable {name}")
-        return os.environ[name]
+    def __init__(self, store: SecretStore, redactor: Redactor) -> None:
+        self._store, self._redactor = store, redactor
 
     def getBytes(self, scope: str, key: str) -> bytes:  # noqa: N802
-        return self.get(scope, key).encode()
+        try:
+            value, _ = self._store.get(scope, key)
+        except ApiError:
+            raise IllegalArgumentException(
+                f"Secret does not exist with scope: {scope} and key: {key}"
+            ) from None
+        self._redactor.add(value.decode("utf-8", "replace"))
+        return value
+
+    def get(self, scope: str, key: str) -> str:
+        return self.getBytes(scope, key).decode()
+
+    def list(self, scope: str) -> list[SecretMetadata]:
+        try:
+            keys = self._store.list_secrets(scope)
+        except ApiError:
+            raise IllegalArgumentException(f"Scope {scope} does not exist") from None
+        return [SecretMetadata(key) for key in keys]
+
+    def listScopes(self) -> list[SecretScope]:  # noqa: N802
+        return [SecretScope(name) for name in self._store.list_scopes()]
 
 
 class FileInfo(dict):
@@ -193,10 +212,15 @@ class FsUtils:
 
 class DBUtils:
     def __init__(
-        self, layout: StateLayout, parameters: dict[str, str], taskvalues_dir: Path, task_key: str
+        self,
+        layout: StateLayout,
+        parameters: dict[str, str],
+        taskvalues_dir: Path,
+        task_key: str,
+        redactor: Redactor,
     ) -> None:
         self.widgets = Widgets(parameters)
         self.notebook = NotebookUtils()
         self.jobs = JobsUtils(TaskValues(taskvalues_dir, task_key))
-        self.secrets = Secrets()
+        self.secrets = Secrets(SecretStore(layout), redactor)
         self.fs = FsUtils(layout)

@@ -22,3 +22,8 @@ def invalid(message: str) -> ApiError:
 
 def not_found(message: str) -> ApiError:
     return ApiError(404, "RESOURCE_DOES_NOT_EXIST", message)
+
+
+def malformed(message: str) -> ApiError:
+    """What the service answers when it cannot parse the request (bad JSON, wrong types)."""
+    return ApiError(400, "MALFORMED_REQUEST", message)

@@ -1,8 +1,8 @@
 """Runs one task run in a child process (own process group) and collects its outcome.
 
 `build_spec` turns a task definition plus the run's parameters into the child's spec
-(see task_runner); `TaskProcess` starts the child with SPARK_REMOTE set and kills its whole
-process group on cancel or timeout.
+(see task_runner); `TaskProcess` starts the child on the cluster's Python with the cluster's
+environment (see cluster_env) and kills its whole process group on cancel or timeout.
 """
 
 from __future__ import annotations
@@ -11,14 +11,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from local_databricks.engine import child_pythonpath
 
 LOG_TAIL_BYTES = 64 * 1024
 SUPPORTED_KINDS = ("notebook_task", "spark_python_task", "python_wheel_task")
@@ -39,7 +36,7 @@ def task_kind(task: dict[str, Any]) -> str:
     )
 
 
-def build_spec(task: dict[str, Any], params: dict[str, Any], task_dir: Path) -> dict[str, Any]:
+def build_spec(task: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     """The child's spec: what to run with which parameters (run-now overrides applied)."""
     kind = task_kind(task)
     body = task[kind]
@@ -55,19 +52,12 @@ def build_spec(task: dict[str, Any], params: dict[str, Any], task_dir: Path) -> 
     if kind == "spark_python_task":
         parameters = params.get("python_params") or body.get("parameters", [])
         return {"kind": "python_file", "path": body["python_file"], "parameters": parameters}
-    wheels = [lib["whl"] for lib in task.get("libraries", []) if "whl" in lib]
-    if not wheels:
-        raise UnsupportedTaskError(
-            f"python_wheel_task {task.get('task_key')!r} needs libraries: [{{whl: <path>}}]"
-        )
     return {
         "kind": "wheel",
         "package_name": body["package_name"],
         "entry_point": body["entry_point"],
         "parameters": params.get("python_params") or body.get("parameters", []),
         "named_parameters": params.get("python_named_params") or body.get("named_parameters", {}),
-        "wheels": wheels,
-        "site_dir": str(task_dir / "site"),
     }
 
 
@@ -78,26 +68,21 @@ class Outcome:
     result: str | None = None
     error: str | None = None
     error_trace: str | None = None
+    life_cycle_state: str = "TERMINATED"  # INTERNAL_ERROR when the cluster could not run it
 
 
 class TaskProcess:
     def __init__(
-        self, spec: dict[str, Any], task_dir: Path, spark_remote: str, home: Path
+        self, spec: dict[str, Any], task_dir: Path, python: Path, env: dict[str, str]
     ) -> None:
         task_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = task_dir / "output.log"
         self._result_file = task_dir / "result.json"
         spec_file = task_dir / "spec.json"
         spec_file.write_text(json.dumps(spec | {"result_file": str(self._result_file)}))
-        env = os.environ | {
-            "SPARK_REMOTE": spark_remote,
-            "PYTHONPATH": child_pythonpath(),
-            "PYTHONUNBUFFERED": "1",
-            "HOME": str(home),
-        }
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "local_databricks.task_runner", str(spec_file)],
+                [str(python), "-m", "local_databricks.task_runner", str(spec_file)],
                 cwd=task_dir,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

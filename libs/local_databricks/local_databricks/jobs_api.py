@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from local_databricks.clusters_api import ClusterStore
 from local_databricks.errors import ApiError, invalid, not_found
+from local_databricks.job_rules import check_job_settings, check_tasks
 from local_databricks.run_views import output_dict, run_dict, task_run_dict
 from local_databricks.scheduler import Run, Scheduler
+from local_databricks.store import read_json, write_json
 
 RUN_NOW_PARAMS = ("notebook_params", "python_params", "python_named_params", "job_parameters")
 
@@ -21,12 +23,12 @@ class JobStore:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._lock = threading.Lock()
-        data = json.loads(path.read_text()) if path.exists() else {"next_id": 1, "jobs": {}}
+        data = read_json(path, {"next_id": 1, "jobs": {}})
         self._next_id: int = data["next_id"]
         self.jobs: dict[int, dict[str, Any]] = {int(k): v for k, v in data["jobs"].items()}
 
     def _save(self) -> None:
-        self._path.write_text(json.dumps({"next_id": self._next_id, "jobs": self.jobs}, indent=1))
+        write_json(self._path, {"next_id": self._next_id, "jobs": self.jobs})
 
     def create(self, settings: dict[str, Any]) -> int:
         with self._lock:
@@ -73,8 +75,11 @@ class JobStore:
 
 
 class JobsApi:
-    def __init__(self, jobs: JobStore, scheduler: Scheduler, base_url: str) -> None:
-        self.jobs, self.scheduler, self.base_url = jobs, scheduler, base_url
+    def __init__(
+        self, jobs: JobStore, scheduler: Scheduler, clusters: ClusterStore, base_url: str
+    ) -> None:
+        self.jobs, self.scheduler, self.clusters = jobs, scheduler, clusters
+        self.base_url = base_url
         self._idempotency: dict[str, int] = {}
         # A retry can race the request it retries: look up, start and record under one lock.
         self._idempotency_lock = threading.Lock()
@@ -96,25 +101,29 @@ class JobsApi:
             ("POST", "jobs/runs/cancel-all"): ("cancel_all_runs", self.cancel_all),
             ("GET", "jobs/runs/list"): ("list_runs", self.list_runs),
             ("POST", "jobs/runs/delete"): ("delete_run", self.delete_run),
+            ("POST", "jobs/runs/repair"): ("repair_run", self.repair),
         }
 
     # -- jobs ------------------------------------------------------------------------------
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         body.pop("access_control_list", None)
-        _check_tasks(body.get("tasks", []))
+        check_job_settings(body, self.clusters)
         return {"job_id": self.jobs.create(body)}
 
     def reset(self, body: dict[str, Any]) -> dict[str, Any]:
-        _check_tasks(body["new_settings"].get("tasks", []))
+        self.jobs.get(body["job_id"])
+        check_job_settings(body["new_settings"], self.clusters, where="new_settings.")
         self.jobs.put_settings(body["job_id"], body["new_settings"])
         return {}
 
     def update(self, body: dict[str, Any]) -> dict[str, Any]:
-        settings = dict(self.jobs.get(body["job_id"])["settings"])
-        settings.update(body.get("new_settings", {}))
-        for name in body.get("fields_to_remove", []):
-            settings.pop(name, None)
+        settings = _updated(
+            self.jobs.get(body["job_id"])["settings"],
+            body.get("new_settings", {}),
+            body.get("fields_to_remove", []),
+        )
+        check_job_settings(settings, self.clusters)
         self.jobs.put_settings(body["job_id"], settings)
         return {}
 
@@ -182,7 +191,7 @@ class JobsApi:
         if not tasks:
             legacy = {k: v for k, v in body.items() if k not in _SUBMIT_ENVELOPE}
             tasks = [{"task_key": run_name, **legacy}]
-        _check_tasks(tasks)
+        check_tasks(tasks, self.clusters)
         run = self.scheduler.start(
             run_name=run_name,
             tasks=tasks,
@@ -245,6 +254,41 @@ class JobsApi:
         page = [run_dict(r, self.base_url) for r in runs[offset : offset + limit]]
         return {"runs": page, "has_more": offset + limit < len(runs)} if page else {}
 
+    def repair(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Rerun the chosen tasks of a finished run, and the tasks downstream of them, in the same
+        run: new task run ids, a repair_history entry, the run RUNNING again."""
+        run = self._run(body["run_id"])
+        if not run.done:
+            raise ApiError(
+                400, "INVALID_STATE", f"Run {run.run_id} is still active; repair it once it ends"
+            )
+        latest = run.latest_repair_id
+        if body.get("latest_repair_id") != latest:
+            raise invalid(
+                f"latest_repair_id must be {latest} for run {run.run_id} (the id of its latest "
+                f"repair, from runs/get?include_history=true), got {body.get('latest_repair_id')}"
+                if latest is not None
+                else f"Run {run.run_id} has not been repaired yet: leave out latest_repair_id"
+            )
+        rerun_tasks, all_failed = body.get("rerun_tasks", []), body.get("rerun_all_failed_tasks")
+        if bool(rerun_tasks) == bool(all_failed):
+            raise invalid("Give exactly one of rerun_tasks or rerun_all_failed_tasks")
+        known = {t.task_key for t in run.tasks}
+        unknown = [k for k in rerun_tasks if k not in known]
+        if unknown:
+            raise invalid(
+                f"Run {run.run_id} has no task {unknown[0]!r}; its tasks: {sorted(known)}"
+            )
+        params = {k: body[k] for k in RUN_NOW_PARAMS if body.get(k)}
+        repair_id = self.scheduler.repair(
+            run,
+            rerun_tasks=rerun_tasks,
+            all_failed=bool(all_failed),
+            with_dependents=bool(body.get("rerun_dependent_tasks")),
+            params=params,
+        )
+        return {"repair_id": repair_id}
+
     def delete_run(self, body: dict[str, Any]) -> dict[str, Any]:
         run = self._run(body["run_id"])
         if not run.done:
@@ -271,14 +315,31 @@ _SUBMIT_ENVELOPE = {
     "tasks",
 }
 
+# Arrays of the job settings that jobs/update merges entry by entry, by these keys.
+_MERGED_ARRAYS = {"tasks": "task_key", "job_clusters": "job_cluster_key", "parameters": "name",
+                  "environments": "environment_key"}
 
-def _check_tasks(tasks: list[dict[str, Any]]) -> None:
-    keys = [t["task_key"] for t in tasks]
-    if len(keys) != len(set(keys)):
-        raise invalid(f"Duplicate task_key in tasks: {keys}")
-    for task in tasks:
-        for dep in task.get("depends_on", []):
-            if dep["task_key"] not in keys:
-                raise invalid(
-                    f"Task {task['task_key']!r} depends on unknown task " f"{dep['task_key']!r}"
-                )
+
+def _updated(
+    settings: dict[str, Any], new_settings: dict[str, Any], fields_to_remove: list[str]
+) -> dict[str, Any]:
+    """jobs/update: top-level fields are replaced, except arrays which are merged by their key
+    (an entry with a new key is added, one with a known key replaced); fields_to_remove names
+    top-level fields or entries such as tasks/<task_key>."""
+    merged = dict(settings)
+    for name, value in new_settings.items():
+        key = _MERGED_ARRAYS.get(name)
+        if key is None:
+            merged[name] = value
+            continue
+        entries = {entry[key]: entry for entry in merged.get(name, [])}
+        entries |= {entry[key]: entry for entry in value}
+        merged[name] = list(entries.values())
+    for field in fields_to_remove:
+        name, _, entry_key = field.partition("/")
+        if entry_key and name in _MERGED_ARRAYS:
+            key = _MERGED_ARRAYS[name]
+            merged[name] = [e for e in merged.get(name, []) if e[key] != entry_key]
+        else:
+            merged.pop(name, None)
+    return merged

@@ -6,6 +6,7 @@ reads them in a child process) agree on it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,10 @@ class StateLayout:
     def server_file(self) -> Path:
         return self.root / "server.json"
 
+    @property
+    def secrets_file(self) -> Path:
+        return self.root / "secrets.json"
+
     def create(self) -> StateLayout:
         for directory in (
             self.workspace, self.dbfs, self.volumes, self.warehouse, self.runs, self.driver_home
@@ -97,6 +102,15 @@ def notebook_language(content: bytes) -> str | None:
         if first_line == header:
             return language
     return None
+
+
+def write_private(path: Path, text: str) -> None:
+    """Owner-only from the first byte, and renamed into place: readers never see half a file."""
+    partial = path.with_name(f".{path.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    os.replace(partial, path)
 
 
 def _under(root: Path, path: str) -> Path:

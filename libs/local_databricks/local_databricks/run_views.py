@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from local_databricks.executor import log_tail
-from local_databricks.scheduler import Run, TaskRun
+from local_databricks.scheduler import Attempt, Run, TaskRun
 
 NOTEBOOK_RESULT_LIMIT = 5 * 1024 * 1024
+# How much of a failed task's output error_trace carries: enough to show why, bounded.
+ERROR_TAIL_LINES = 60
+ERROR_TAIL_CHARS = 8000
+# Errors that say only that the process stopped; the task's output says why.
+_BARE_EXIT = re.compile(r"^(SystemExit: -?\d+|Task process exited with code -?\d+)$")
+_ERROR_LINE = re.compile(r"\b(error|exception|failed|failure|fatal)\b", re.IGNORECASE)
 _TASK_FIELDS = (
     "notebook_task",
     "spark_python_task",
@@ -75,17 +82,21 @@ def run_dict(run: Run, base_url: str, include_history: bool = False) -> dict[str
     if run.params:
         out["overriding_parameters"] = run.params
     if include_history:
-        out["repair_history"] = [
-            {
-                "type": "ORIGINAL",
-                "id": run.run_id,
-                "start_time": run.start_time,
-                "end_time": run.end_time,
-                "state": out["state"],
-                "task_run_ids": [t.run_id for t in run.tasks],
-            }
-        ]
+        out["repair_history"] = [_history_item(a) for a in run.attempts]
     return out
+
+
+def _history_item(attempt: Attempt) -> dict[str, Any]:
+    item = {
+        "type": attempt.type,
+        "id": attempt.id,
+        "start_time": attempt.start_time,
+        "state": _state(attempt.life_cycle_state, attempt.result_state, attempt.state_message),
+        "task_run_ids": attempt.task_run_ids,
+    }
+    if attempt.end_time:
+        item["end_time"] = attempt.end_time
+    return item
 
 
 def task_run_dict(run: Run, task: TaskRun, base_url: str) -> dict[str, Any]:
@@ -115,7 +126,26 @@ def output_dict(run: Run, task: TaskRun, base_url: str) -> dict[str, Any]:
     elif task.log_path is not None:
         out["logs"], out["logs_truncated"] = log_tail(task.log_path)
     if outcome and outcome.error:
-        out["error"] = outcome.error
-        if outcome.error_trace:
-            out["error_trace"] = outcome.error_trace
+        out |= _failure(outcome.error, outcome.error_trace, _output_tail(task))
     return out
+
+
+def _output_tail(task: TaskRun) -> str:
+    if task.log_path is None:
+        return ""
+    lines = log_tail(task.log_path)[0].splitlines()[-ERROR_TAIL_LINES:]
+    return "\n".join(lines)[-ERROR_TAIL_CHARS:]
+
+
+def _failure(error: str, trace: str | None, tail: str) -> dict[str, str]:
+    """`error`: one line saying why (what the provider logs); `error_trace`: the traceback and
+    the last lines the task printed. A bare exit ("SystemExit: 2") is explained by the first
+    line of the output's tail that reads like an error, e.g. argparse's usage error."""
+    if _BARE_EXIT.match(error):
+        reason = next((line.strip() for line in tail.splitlines() if _ERROR_LINE.search(line)), "")
+        if reason:
+            error = f"{reason} ({error})"
+    parts = [trace.rstrip()] if trace and trace.strip() not in tail else []
+    if tail.strip():
+        parts.append(f"--- last lines of the task's output ---\n{tail.rstrip()}")
+    return {"error": error, "error_trace": "\n".join(parts)} if parts else {"error": error}

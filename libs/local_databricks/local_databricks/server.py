@@ -18,10 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from databricks.sdk.service import files, jobs, workspace
+from databricks.sdk.service import compute, files, jobs, workspace
 
 from local_databricks import run_page
-from local_databricks.errors import ApiError, invalid, not_found
+from local_databricks.clusters_api import ClustersApi
+from local_databricks.errors import ApiError, invalid, malformed, not_found
 from local_databricks.faults import FaultInjector
 from local_databricks.jobs_api import JobsApi
 from local_databricks.runtimes import spark_versions
@@ -31,7 +32,13 @@ from local_databricks.validation import parse_request, request_schema
 from local_databricks.workspace import WorkspaceApi
 
 API_PREFIX = re.compile(r"^/api/2\.[012]/(.+)$")
-SDK_APIS = {"jobs": jobs.JobsAPI, "workspace": workspace.WorkspaceAPI, "dbfs": files.DbfsAPI}
+SDK_APIS = {
+    "jobs": jobs.JobsAPI,
+    "workspace": workspace.WorkspaceAPI,
+    "dbfs": files.DbfsAPI,
+    "secrets": workspace.SecretsAPI,
+    "clusters": compute.ClustersAPI,
+}
 
 
 class Emulator:
@@ -42,17 +49,20 @@ class Emulator:
         token: str,
         scheduler: Scheduler,
         jobs_api: JobsApi,
+        clusters_api: ClustersApi,
         workspace_api: WorkspaceApi,
         faults: FaultInjector,
         usage: UsageLedger,
+        apis: tuple[Any, ...] = (),
     ) -> None:
         self.token, self.scheduler, self.faults, self.usage = token, scheduler, faults, usage
         self.jobs_api, self.workspace_api = jobs_api, workspace_api
         self.routes: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
         for (method, path), (method_name, handler) in jobs_api.routes().items():
             self.routes[(method, path)] = (request_schema(method_name), handler)
-        for (method, path), ((api, method_name), handler) in workspace_api.routes().items():
-            self.routes[(method, path)] = (request_schema(method_name, SDK_APIS[api]), handler)
+        for api_handlers in (clusters_api, workspace_api, *apis):
+            for (method, path), ((api, method_name), handler) in api_handlers.routes().items():
+                self.routes[(method, path)] = (request_schema(method_name, SDK_APIS[api]), handler)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -152,9 +162,12 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 parsed = json.loads(data)
             except ValueError as error:
-                raise invalid(f"Request body is not valid JSON: {error}") from error
+                raise malformed(
+                    f"Invalid JSON given in the body of the request - failed to parse given JSON "
+                    f"({error})"
+                ) from None
             if not isinstance(parsed, dict):
-                raise invalid("Request body must be a JSON object")
+                raise malformed("Invalid JSON given in the body of the request - expected a map")
             body |= parsed
         return body
 

@@ -2,7 +2,8 @@
 
 The server writes the spec (what to run, resolved to local files) and reads back result.json:
 {"result": notebook exit value, "error": one line, "error_trace": traceback}. The exit code
-is 0 on success. SPARK_REMOTE points at the cluster's Spark Connect compute.
+is 0 on success. It runs on the cluster's Python, in the cluster's env (its libraries already
+installed); SPARK_REMOTE points at the cluster's Spark Connect compute.
 """
 
 from __future__ import annotations
@@ -15,19 +16,31 @@ import runpy
 import sys
 import time
 import traceback
-import zipfile
 from pathlib import Path
 from typing import Any
 
 from local_databricks.dbutils import DBUtils, NotebookExit
 from local_databricks.layout import StateLayout, notebook_language
 from local_databricks.notebook import NotebookRunner
+from local_databricks.secrets import RedactingStream, Redactor
+
+# Secret values this task read: [REDACTED] in its output and result, as on Databricks.
+REDACTOR = Redactor()
 
 
-def _spark():
+def _spark(spark_conf: dict[str, str]):
+    """The cluster's Spark session (one per compute, shared by its tasks), with the cluster's
+    spark_conf applied where the engine accepts it (a rejected key is reported in the task log,
+    not fatal)."""
     from pyspark.sql import SparkSession
 
-    return SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
+    spark = SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
+    for key, value in spark_conf.items():
+        try:
+            spark.conf.set(key, value)
+        except Exception as error:  # noqa: BLE001 - engines differ in the keys they accept
+            print(f"spark_conf {key} not applied by the local engine: {error}", flush=True)
+    return spark
 
 
 def _display(obj: Any) -> None:
@@ -46,8 +59,11 @@ def run_notebook(spec: dict[str, Any], layout: StateLayout) -> str | None:
         content = local.read_bytes()
         return content.decode(), notebook_language(content) or "PYTHON"
 
-    dbutils = DBUtils(layout, spec["parameters"], Path(spec["taskvalues_dir"]), spec["task_key"])
-    namespace = {"__name__": "__main__", "spark": _spark(), "dbutils": dbutils, "display": _display}
+    dbutils = DBUtils(
+        layout, spec["parameters"], Path(spec["taskvalues_dir"]), spec["task_key"], REDACTOR
+    )
+    spark = _spark({})
+    namespace = {"__name__": "__main__", "spark": spark, "dbutils": dbutils, "display": _display}
     try:
         NotebookRunner(namespace, load).run(spec["path"])
     except NotebookExit as exit_:
@@ -65,35 +81,33 @@ def run_python_file(spec: dict[str, Any], layout: StateLayout) -> None:
 
 
 def run_wheel(spec: dict[str, Any], layout: StateLayout) -> None:
-    """Unpack the task's wheels into a per-run site dir (what an installer does for pure
-    wheels), then call the entry point the way Databricks does: the package's declared entry
-    point of that name, else the package attribute of that name."""
-    site = Path(spec["site_dir"])
-    for wheel in spec["wheels"]:
-        local = layout.resolve(wheel)
-        if not local.is_file():
-            raise FileNotFoundError(f"Wheel {wheel} not found (looked at {local}); upload it first")
-        with zipfile.ZipFile(local) as archive:
-            archive.extractall(site)
-    sys.path.insert(0, str(site))
-    importlib.invalidate_caches()
+    """Call the entry point of a package installed on the cluster (its libraries), the way
+    Databricks does: the package's declared entry point of that name, else the package
+    attribute of that name."""
     package, name = spec["package_name"], spec["entry_point"]
     named = [f"--{k}={v}" for k, v in spec["named_parameters"].items()]
     sys.argv = [package, *spec["parameters"], *named]
-    entry = _entry_point(site, package, name)
-    result = entry()
+    result = _entry_point(package, name)()
     if isinstance(result, int) and result != 0:
         raise SystemExit(result)
 
 
-def _entry_point(site: Path, package: str, name: str):
+def _entry_point(package: str, name: str):
     wanted = package.replace("-", "_").lower()
-    for dist in importlib.metadata.distributions(path=[str(site)]):
-        if dist.metadata["Name"].replace("-", "_").lower() == wanted:
-            for entry in dist.entry_points:
-                if entry.name == name:
-                    return entry.load()
-    module = importlib.import_module(wanted)
+    try:
+        dist = importlib.metadata.distribution(wanted)
+    except importlib.metadata.PackageNotFoundError:
+        dist = None
+    for entry in dist.entry_points if dist else ():
+        if entry.name == name:
+            return entry.load()
+    try:
+        module = importlib.import_module(wanted)
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(
+            f"Package {package} is not installed on the cluster; add its wheel to the task's "
+            "libraries"
+        ) from None
     if not hasattr(module, name):
         raise AttributeError(f"Package {package} has no entry point or function named {name!r}")
     return getattr(module, name)
@@ -108,11 +122,15 @@ def main(spec_path: str) -> int:
     result_file = Path(spec["result_file"])
     outcome: dict[str, Any] = {"result": None, "error": None, "error_trace": None}
     code = 0
+    sys.stdout = RedactingStream(sys.stdout, REDACTOR)
+    sys.stderr = RedactingStream(sys.stderr, REDACTOR)
     try:
         if spec.get("hang"):
             print("Injected fault: this task hangs until cancelled or timed out", flush=True)
             while True:
                 time.sleep(60)
+        if spec["spark_conf"]:
+            _spark(spec["spark_conf"])
         outcome["result"] = RUNNERS[spec["kind"]](spec, layout)
     except SystemExit as exit_:
         if exit_.code not in (None, 0):
@@ -124,6 +142,7 @@ def main(spec_path: str) -> int:
         outcome["error_trace"] = traceback.format_exc()
         traceback.print_exc()
         code = 1
+    outcome = {k: REDACTOR.redact(v) if isinstance(v, str) else v for k, v in outcome.items()}
     result_file.write_text(json.dumps(outcome))
     sys.stdout.flush()
     sys.stderr.flush()

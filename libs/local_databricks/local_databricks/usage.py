@@ -1,4 +1,5 @@
-"""Cost accounting: how many clusters each run started and for how long they ran."""
+"""Cost accounting: how many clusters each run started, for how long they ran, and how long
+their library installs took."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ from typing import Any
 class ClusterUsage:
     cluster_key: str
     engine: str
+    spark_version: str
+    python: str
     started_at: float
     stopped_at: float | None = None
+    libraries_installed: int = 0
+    library_install_seconds: float = 0.0
 
     def seconds(self) -> float:
         return (self.stopped_at or time.time()) - self.started_at
@@ -30,11 +35,18 @@ class UsageLedger:
         with self._lock:
             self._by_run.setdefault(run_id, [])
 
-    def cluster_started(self, run_id: int, cluster_key: str, engine: str) -> ClusterUsage:
-        usage = ClusterUsage(cluster_key, engine, time.time())
+    def cluster_started(
+        self, run_id: int, cluster_key: str, engine: str, spark_version: str, python: str
+    ) -> ClusterUsage:
+        usage = ClusterUsage(cluster_key, engine, spark_version, python, time.time())
         with self._lock:
             self._by_run.setdefault(run_id, []).append(usage)
         return usage
+
+    def library_installed(self, usage: ClusterUsage, seconds: float) -> None:
+        with self._lock:
+            usage.libraries_installed += 1
+            usage.library_install_seconds = round(usage.library_install_seconds + seconds, 3)
 
     def cluster_stopped(self, usage: ClusterUsage) -> None:
         with self._lock:

@@ -1,9 +1,15 @@
-"""Strict request checking with databricks-sdk's own types.
+"""Request checking with databricks-sdk's own types, as lenient and as strict as the service.
 
-The SDK's `from_dict` is lenient (it drops unknown keys and turns bad enums into None), so each
-request is walked against the type hints of the SDK method that sends it: numbers sent as
-strings are normalised, unknown fields and wrong types are refused naming the field, and every
-dataclass value is parsed with `from_dict` and its `as_dict()` diffed against the input.
+Each request is walked against the type hints of the SDK method that sends it (and the SDK
+dataclasses inside it). What the service does, the walk does:
+- numbers and booleans sent as strings are normalised ("123", "True");
+- unknown fields (output-only ones pasted from jobs/get such as `cluster_source`, or fields this
+  SDK does not know yet) are ignored and logged at debug;
+- an enum value the service does not know is accepted and dropped (logged as a warning): the
+  service answers 200 and the setting falls back to its default;
+- empty objects and lists are kept as sent, and a required list or map may be left out;
+- a wrong type is MALFORMED_REQUEST ("Could not parse request object: ..."); a missing required
+  field is INVALID_PARAMETER_VALUE ("Missing required field: ...").
 """
 
 from __future__ import annotations
@@ -11,15 +17,19 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import logging
 import types
 import typing
 from typing import Any
 
 from databricks.sdk.service import jobs
 
-from local_databricks.errors import invalid
+from local_databricks.errors import invalid, malformed
+
+log = logging.getLogger(__name__)
 
 _TRUE = {"true": True, "false": False}
+_DROPPED = object()  # an unknown enum value: the field is left out, as the service does
 
 # Fields apache-airflow-providers-databricks 7.18.1 sends that this SDK's methods lack.
 PROVIDER_EXTRAS: dict[str, dict[str, Any]] = {"list": {"include_user_names": bool | None}}
@@ -43,26 +53,30 @@ def request_schema(method: str, api: type = jobs.JobsAPI) -> dict[str, Any]:
 
 
 def parse_request(body: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """The normalised body, or ApiError 400 naming the first bad field."""
+    """The normalised body, or the service's 400 naming the first bad field."""
     return _check_fields(body, schema, "")
 
 
 def _check_fields(body: Any, schema: dict[str, Any], path: str) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise invalid(f"{path or 'request body'}: expected an object, got {_kind(body)}")
-    missing = [k for k, tp in schema.items() if not _optional(tp) and body.get(k) is None]
-    if missing:
-        where = f" in '{path}'" if path else ""
-        raise invalid(f"Missing required field '{missing[0]}'{where}")
+        raise malformed(
+            f"Could not parse request object: expected an object for "
+            f"'{path or 'request body'}', got {_kind(body)}"
+        )
+    for key, tp in schema.items():
+        if not _optional(tp) and body.get(key) is None:
+            raise invalid(f"Missing required field: {_join(path, key)}")
     out = {}
     for key, value in body.items():
-        where = f"{path}.{key}" if path else key
+        where = _join(path, key)
         if key not in schema:
-            known = ", ".join(sorted(schema))
-            raise invalid(f"Unknown field '{where}'. Known fields here: {known}")
+            log.debug("ignoring unknown field '%s'", where)
+            continue
         if value is None:
             continue
-        out[key] = _check(value, schema[key], where)
+        checked = _check(value, schema[key], where)
+        if checked is not _DROPPED:
+            out[key] = checked
     return out
 
 
@@ -73,36 +87,27 @@ def _check(value: Any, tp: Any, where: str) -> Any:
         return _check(value, inner, where)
     if origin in (list, typing.List):  # noqa: UP006
         if not isinstance(value, list):
-            raise invalid(f"Field '{where}': expected a list, got {_kind(value)}")
+            raise _wrong_type(where, "a list", value)
         (item,) = typing.get_args(tp)
-        return [_check(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        items = (_check(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+        return [v for v in items if v is not _DROPPED]
     if origin in (dict, typing.Dict):  # noqa: UP006
         if not isinstance(value, dict):
-            raise invalid(f"Field '{where}': expected an object, got {_kind(value)}")
+            raise _wrong_type(where, "an object", value)
         _, item = typing.get_args(tp)
         return {k: _check(v, item, f"{where}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
-        return _check_dataclass(value, tp, where)
+        return _check_fields(value, _hints(tp), where)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         allowed = [m.value for m in tp]
         if value not in allowed:
-            raise invalid(f"Field '{where}': {value!r} is not one of {allowed}")
+            log.warning("dropping '%s': %r is not one of %s", where, value, allowed)
+            return _DROPPED
         return value
     return _check_scalar(value, tp, where)
 
 
-def _check_dataclass(value: Any, cls: type, where: str) -> dict[str, Any]:
-    checked = _check_fields(value, _hints(cls), where)
-    round_trip = cls.from_dict(checked).as_dict()
-    for key, sent in checked.items():
-        if _present(sent) and round_trip.get(key) != sent:
-            raise invalid(f"Field '{where}.{key}': value {sent!r} is not a valid {cls.__name__}")
-    return checked
-
-
 def _check_scalar(value: Any, tp: Any, where: str) -> Any:
-    if tp is Any:
-        return value
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -124,17 +129,26 @@ def _check_scalar(value: Any, tp: Any, where: str) -> Any:
     elif tp is str:
         if isinstance(value, str):
             return value
-    else:
+    else:  # Any, and the SDK's own value types: the service parses them, not this walk
         return value
-    raise invalid(f"Field '{where}': expected {tp.__name__}, got {_kind(value)} {value!r}")
+    raise _wrong_type(where, tp.__name__, value)
+
+
+def _wrong_type(where: str, expected: str, value: Any):
+    return malformed(
+        f"Could not parse request object: expected {expected} for field '{where}', "
+        f"got {_kind(value)} {value!r}"
+    )
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
 
 
 def _optional(tp: Any) -> bool:
-    return type(None) in typing.get_args(tp) or tp is Any
-
-
-def _present(value: Any) -> bool:
-    return value not in (None, [], {})
+    """A list or map is never missing, only empty (the SDK's as_dict() leaves empty ones out)."""
+    container = typing.get_origin(tp) in (list, dict, typing.List, typing.Dict)  # noqa: UP006
+    return container or type(None) in typing.get_args(tp) or tp is Any
 
 
 def _kind(value: Any) -> str:

@@ -29,8 +29,8 @@ def one_task_dag(dag_id: str, notebook: str, **kwargs) -> None:
 one_task_dag("e2e_failing_notebook", "failing")
 one_task_dag("e2e_rate_limited", "succeeding")
 one_task_dag("e2e_wrong_token", "succeeding", conn_id="databricks_wrong_token")
-one_task_dag("e2e_unknown_field", "succeeding", tasks=[{
+one_task_dag("e2e_jar_task", "succeeding", tasks=[{
     "task_key": "main",
-    "notebook_task": {"notebook_path": f"{NOTEBOOK_DIR}/succeeding", "base_parameter": {}},
+    "spark_jar_task": {"main_class_name": "com.example.Main"},
 }])
 one_task_dag("e2e_wrong_type", "succeeding", timeout_seconds="soon")
