@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from aws.settings import stack_name
 
@@ -187,20 +187,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cloudformation = boto3.client("cloudformation", region_name=args.region)
     try:
         if args.command == "plan":
             template = json.loads(args.template.read_text())
             versions = {VERSION_PARAMETERS[k]: getattr(args, k) for k in VERSION_PARAMETERS}
-            plan(
-                cloudformation, args.environment, template, {k: v for k, v in versions.items() if v}
-            )
+            given = {k: v for k, v in versions.items() if v}
+            plan(cloudformation_client(args.region), args.environment, template, given)
         else:
-            apply(cloudformation, args.environment, args.change_set)
+            apply(cloudformation_client(args.region), args.environment, args.change_set)
     except (DeployError, OSError, json.JSONDecodeError) as error:
         print(f"aws.changeset: {error}", file=sys.stderr)
         return 1
+    except (BotoCoreError, ClientError) as error:
+        print(f"aws.changeset: AWS refused or could not be reached: {error} (check credentials, "
+              f"--region or AWS_REGION)", file=sys.stderr)
+        return 1
     return 0
+
+
+def cloudformation_client(region: str | None) -> Any:
+    return boto3.client("cloudformation", region_name=region)
 
 
 if __name__ == "__main__":

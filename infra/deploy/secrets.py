@@ -75,7 +75,12 @@ def parse_connection(text: str, connection: str, source: str) -> str:
         raise SecretsError(f"{source}: host is missing (the workspace URL or host name)")
     extra = value.get("extra") or {}
     if isinstance(extra, str):
-        extra = json.loads(extra or "{}")
+        try:
+            extra = json.loads(extra)
+        except json.JSONDecodeError:
+            raise SecretsError(f"{source}: extra must be a JSON object (or its JSON text)") from None
+    if not isinstance(extra, dict):
+        raise SecretsError(f"{source}: extra must be a JSON object (or its JSON text)")
     if not (value.get("password") or extra.get("token")):
         raise SecretsError(f"{source}: no token: set password (a personal access token or "
                            f"service principal token) or extra.token")
