@@ -78,9 +78,9 @@ def parse_connection(text: str, connection: str, source: str) -> str:
         try:
             extra = json.loads(extra)
         except json.JSONDecodeError:
-            raise SecretsError(f"{source}: extra must be a JSON object (or its JSON text)") from None
+            raise SecretsError(f"{source}: extra must be a JSON object or its text") from None
     if not isinstance(extra, dict):
-        raise SecretsError(f"{source}: extra must be a JSON object (or its JSON text)")
+        raise SecretsError(f"{source}: extra must be a JSON object or its text")
     if not (value.get("password") or extra.get("token")):
         raise SecretsError(f"{source}: no token: set password (a personal access token or "
                            f"service principal token) or extra.token")
