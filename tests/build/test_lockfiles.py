@@ -56,7 +56,7 @@ def fix(resolve: str) -> str:
 
 def test_every_resolve_in_pants_toml_has_pins():
     pants_toml = Path("pants.toml").read_text()
-    assert RESOLVES == ["airflow", "benchmarks", "databricks", "tools"]
+    assert RESOLVES == ["airflow", "aws", "benchmarks", "databricks", "tools"]
     for resolve in RESOLVES:
         assert f'{resolve} = "3rdparty/python/{resolve}.lock"' in pants_toml
         assert f'{resolve} = "3rdparty/python/{resolve}.txt"' in pants_toml
