@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO / "airflow" / "dags"
 # The dbt manifest the build ships beside the dbt DAGs; tests/dbt keeps this copy up to date.
 DBT_MANIFEST = REPO / "tests" / "dbt" / "fixtures" / "manifest.json"
+DBT_RUNNER_WHEEL = "dbt_runner-0.1.0+0123456789ab-py3-none-any.whl"  # as the build names it
 LOGICAL_DATE = datetime(2025, 3, 14, 2, tzinfo=UTC)
 RUN_ID = "scheduled__2025-03-14T02:00:00+00:00"
 
@@ -29,6 +30,7 @@ def pytest_configure(config):
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
     os.environ["DATAPLATFORM_DBT_MANIFEST"] = str(DBT_MANIFEST)
+    os.environ["DATAPLATFORM_DBT_RUNNER_WHEEL"] = DBT_RUNNER_WHEEL
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from conftest import DBT_RUNNER_WHEEL
 
 from dataplatform.clusters import dbt_cluster, new_cluster
 from dataplatform.config import environment_names, load_environment
@@ -53,7 +54,7 @@ def test_dbt_runner_runs_on_a_single_node_cluster_with_warehouse_secrets(
         "entry_point": "dbt-runner",
         "parameters": ["build", "--select", env.dbt.select, "--target", env.dbt.target],
     }
-    assert json["libraries"] == [{"whl": f"{env.databricks.wheel_dir}/{env.dbt.runner_wheel}"}]
+    assert json["libraries"] == [{"whl": f"{env.databricks.wheel_dir}/{DBT_RUNNER_WHEEL}"}]
     cluster = json["new_cluster"]
     assert cluster["num_workers"] == 0 and "autoscale" not in cluster
     assert cluster["spark_conf"] == {**new_cluster(env)["spark_conf"], **SINGLE_NODE_CONF}
@@ -163,7 +164,7 @@ def test_dbt_models_are_one_job_with_a_task_per_selected_model(dag_bag, render, 
     assert "monthly_revenue" not in selected
     for task in tasks.values():
         assert task["job_cluster_key"] == "main"
-        assert task["libraries"] == [{"whl": f"{env.databricks.wheel_dir}/{env.dbt.runner_wheel}"}]
+        assert task["libraries"] == [{"whl": f"{env.databricks.wheel_dir}/{DBT_RUNNER_WHEEL}"}]
         assert task["python_wheel_task"]["parameters"][-2:] == ["--target", env.dbt.target]
     model_of = {key: t["python_wheel_task"]["parameters"][2] for key, t in tasks.items()}
     orders = next(t for t in tasks.values() if t["python_wheel_task"]["parameters"][2] == "orders")

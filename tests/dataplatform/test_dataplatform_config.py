@@ -43,7 +43,6 @@ task_seconds = 4000
 
 [dbt]
 target = "prod"
-runner_wheel = "dbt_runner-0.1.0-py3-none-any.whl"
 select = "tag:daily"
 
 [dbt.credentials]

@@ -30,7 +30,7 @@ DAGS_FOLDER = REPO / "airflow" / "dags"
 E2E_DAGS = Path(__file__).resolve().parent / "dags"  # one-operator DAGs of the tests
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.py"))
 EMULATOR_PEX = "libs.local_databricks/emulator.pex"
-DBT_RUNNER_WHEEL = "dbt_runner-0.1.0-py3-none-any.whl"
+DBT_RUNNER_NAME_FILE = "dbt-runner/wheel-name.txt"  # the versioned wheel's name, from the build
 SCRATCH_DIR = "/Workspace/e2e"  # notebooks the tests write (NOTEBOOK_DIR of the e2e DAGs)
 LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 
@@ -47,6 +47,8 @@ def pytest_configure(config):
     bundles = [{"name": name, "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(path)}}
                for name, path in (("dags-folder", DAGS_FOLDER), ("e2e", E2E_DAGS))]
     os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(bundles)
+    # The dbt DAGs name the wheel the build made (the MWAA bundle ships its name beside them).
+    os.environ["DATAPLATFORM_DBT_RUNNER_WHEEL"] = Path(dbt_runner_wheel()).name
 
 
 def pytest_unconfigure(config):
@@ -63,6 +65,11 @@ def artifact(relative: str) -> Path:
         f"{relative} is not built: run `./pants package libs/local_databricks:emulator "
         "dbt/runner:wheel` (or run these tests with `./pants test tests/e2e::`)"
     )
+
+
+def dbt_runner_wheel() -> str:
+    """The built dbt-runner wheel, dist-relative (its name carries its content hash)."""
+    return f"dbt-runner/{artifact(DBT_RUNNER_NAME_FILE).read_text().strip()}"
 
 
 @dataclass(frozen=True)
@@ -113,7 +120,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                               state_dir / "logs" / "emulator.log")
     with process as emulator:
         os.environ.update(databricks_connection(emulator))
-        publish(emulator, NOTEBOOKS, [artifact(DBT_RUNNER_WHEEL)])
+        publish(emulator, NOTEBOOKS, [artifact(dbt_runner_wheel())])
         migrate_database()
         yield Stack(emulator, state_dir)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 
 import pytest
 from airflow.exceptions import AirflowException
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
-from conftest import DBT_RUNNER_WHEEL, artifact
+from conftest import artifact, dbt_runner_wheel
 
 from dataplatform import load_environment
 from dataplatform.tasks import dbt_runner_task, wheel_library
@@ -16,7 +17,7 @@ from dataplatform.tasks import dbt_runner_task, wheel_library
 @pytest.fixture
 def broken_project(tmp_path):
     """The project the wheel ships, with the orders mart selecting a column that does not exist."""
-    with zipfile.ZipFile(artifact(DBT_RUNNER_WHEEL)) as wheel:
+    with zipfile.ZipFile(artifact(dbt_runner_wheel())) as wheel:
         members = [n for n in wheel.namelist() if n.startswith("dbt_runner/project/")]
         wheel.extractall(tmp_path, members)
     project = tmp_path / "dbt_runner" / "project"
@@ -33,7 +34,7 @@ def test_broken_model_fails_the_task_naming_the_model(stack, broken_project):
         polling_period_seconds=1,
         json={"run_name": "dbt_build_broken",
               "tasks": [{"task_key": "dbt", "python_wheel_task": task,
-                         "libraries": [wheel_library(env, env.dbt.runner_wheel)],
+                         "libraries": [wheel_library(env, Path(dbt_runner_wheel()).name)],
                          "new_cluster": {"spark_version": "16.4.x-scala2.12",
                                          "node_type_id": "local", "num_workers": 1}}]},
     )

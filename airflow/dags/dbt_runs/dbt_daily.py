@@ -8,9 +8,18 @@ dbt_daily_models.
 from dataplatform import load_environment
 from dataplatform.assets import dbt_build, raw_tables
 from dataplatform.dags import platform_dag
+from dataplatform.dbt_manifest import bundled_runner_wheel
 from dataplatform.operators import dbt_run
 
 env = load_environment()
 
 with platform_dag("dbt_daily_build", env, schedule=raw_tables(env), tags=["databricks", "dbt"]):
-    dbt_run("dbt_build", env, "build", "--select", env.dbt.select, outlets=[dbt_build(env)])
+    dbt_run(
+        "dbt_build",
+        env,
+        bundled_runner_wheel(__file__),
+        "build",
+        "--select",
+        env.dbt.select,
+        outlets=[dbt_build(env)],
+    )

@@ -10,10 +10,10 @@ never at the same time on the same tables.
 from dataplatform import load_environment
 from dataplatform.assets import dbt_build
 from dataplatform.dags import platform_dag
-from dataplatform.dbt_manifest import bundled_manifest
+from dataplatform.dbt_manifest import bundled_manifest, bundled_runner_wheel
 from dataplatform.operators import dbt_models_workflow
 
 env = load_environment()
 
 with platform_dag("dbt_daily_models", env, schedule=[dbt_build(env)], tags=["databricks", "dbt"]):
-    dbt_models_workflow(env, bundled_manifest(__file__))
+    dbt_models_workflow(env, bundled_manifest(__file__), bundled_runner_wheel(__file__))

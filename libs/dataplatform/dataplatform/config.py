@@ -236,13 +236,13 @@ class DbtCredentials(_Table):
 
 
 class Dbt(_Table):
-    """dbt target, selector and credentials; the dbt-runner wheel file name (in wheel_dir).
+    """dbt target, selector and credentials (the dbt-runner wheel's versioned file name is a
+    build output shipped beside the DAGs, see ``dbt_manifest.bundled_runner_wheel``).
 
     ``credentials`` is absent where the target needs none (local: dbt-spark over Spark Connect).
     """
 
     target: Text
-    runner_wheel: _pattern(r"\.whl$")  # type: ignore[valid-type]
     select: Text
     credentials: DbtCredentials | None = None
 

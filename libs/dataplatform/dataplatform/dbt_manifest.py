@@ -260,3 +260,22 @@ def bundled_manifest(dag_file: str | Path) -> Path:
     """
     override = os.environ.get("DATAPLATFORM_DBT_MANIFEST")
     return Path(override) if override else Path(dag_file).with_name("manifest.json")
+
+
+def bundled_runner_wheel(dag_file: str | Path) -> str:
+    """The dbt-runner wheel's file name, versioned by its content (``0.1.0+<hash>``) so two
+    builds never overwrite each other in the workspace. The build ships it beside the dbt DAG
+    files as dbt_runner_wheel.txt (DATAPLATFORM_DBT_RUNNER_WHEEL overrides, as the local stack
+    and tests do)."""
+    override = os.environ.get("DATAPLATFORM_DBT_RUNNER_WHEEL")
+    if override:
+        return override
+    name_file = Path(dag_file).with_name("dbt_runner_wheel.txt")
+    try:
+        return name_file.read_text().strip()
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{name_file} is missing: the MWAA bundle ships it (./pants package infra/mwaa::); "
+            "elsewhere set DATAPLATFORM_DBT_RUNNER_WHEEL to the name in "
+            "dist/dbt-runner/wheel-name.txt (./pants package dbt/runner:wheel)"
+        ) from None

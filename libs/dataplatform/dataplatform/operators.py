@@ -96,15 +96,16 @@ def submit_run(
 
 
 def dbt_run(
-    task_id: str, env: Environment, *dbt_args: str, outlets: Sequence[Asset] = ()
+    task_id: str, env: Environment, wheel: str, *dbt_args: str, outlets: Sequence[Asset] = ()
 ) -> DurableSubmitRunOperator:
-    """The dbt-runner wheel on a single-node cluster; dbt's SQL runs on the SQL warehouse of the
-    environment's secret scope, in the environment's catalog."""
+    """The dbt-runner wheel (file name ``wheel`` in the environment's wheel_dir) on a
+    single-node cluster; dbt's SQL runs on the SQL warehouse of the environment's secret scope,
+    in the environment's catalog."""
     return submit_run(
         task_id,
         env,
         python_wheel_task=dbt_runner_task(env, *dbt_args),
-        libraries=[wheel_library(env, env.dbt.runner_wheel)],
+        libraries=[wheel_library(env, wheel)],
         cluster=dbt_cluster(env),
         outlets=outlets,
     )
@@ -148,13 +149,16 @@ def workflow_notebook(
     )
 
 
-def dbt_models_workflow(env: Environment, manifest: Path) -> DatabricksWorkflowTaskGroup:
+def dbt_models_workflow(
+    env: Environment, manifest: Path, wheel: str
+) -> DatabricksWorkflowTaskGroup:
     """One Airflow task per dbt model of ``manifest`` that the environment's ``dbt.select``
-    picks, all in ONE Databricks job on one single-node cluster."""
+    picks, all in ONE Databricks job on one single-node cluster running the dbt-runner
+    ``wheel``."""
     config = DbtWorkflowConfig(
         databricks_conn_id=env.databricks.conn_id,
         job_clusters=job_clusters(env, spec=dbt_cluster(env)),
-        wheel=wheel_path(env, env.dbt.runner_wheel),
+        wheel=wheel_path(env, wheel),
         target=env.dbt.target,
         environment=env.name,
         run_timeout_seconds=env.timeouts.run_seconds,
