@@ -48,7 +48,7 @@ def main() -> None:
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("DATAPLATFORM_DBT_MANIFEST", str(args.dbt_manifest.resolve()))
     # Parsing needs only a wheel name, not the wheel.
-    os.environ.setdefault("DATAPLATFORM_DBT_RUNNER_WHEEL", "dbt_runner-0.1.0+bench-py3-none-any.whl")
+    os.environ.setdefault("DATAPLATFORM_DBT_RUNNER_WHEEL", "dbt_runner-0.1.0+dev-py3-none-any.whl")
 
     airflow_import = _timed(lambda: __import__("airflow.dag_processing.dagbag"))
     from airflow.dag_processing.dagbag import DagBag

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 import requests
 from conftest import ensure_volume, upload_notebook, wait_done
-from databricks.sdk.errors import InvalidParameterValue, NotFound
+from databricks.sdk.errors import NotFound
 from databricks.sdk.service import compute, jobs
 
 

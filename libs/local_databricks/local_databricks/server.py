@@ -63,7 +63,8 @@ class Emulator:
         self.token, self.scheduler, self.faults, self.usage = token, scheduler, faults, usage
         self.jobs_api, self.workspace_api = jobs_api, workspace_api
         self.routes: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
-        # Routes with path parameters (e.g. unity-catalog/catalogs/{name}, sql/statements/<id>): (method, pattern, request schema or None, handler).
+        # Routes with path parameters (unity-catalog/catalogs/{name}, sql/statements/<id>...):
+        # (method, pattern, request schema or None, handler).
         self.path_routes: list[tuple[str, re.Pattern[str], dict[str, Any] | None, Any]] = []
         if sql_api is not None:
             self.path_routes += [(m, re.compile(p), sc, h) for m, p, sc, h in sql_api.routes()]
