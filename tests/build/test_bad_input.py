@@ -23,7 +23,7 @@ def test_relock_refuses_an_unknown_resolve():
         capture_output=True, text=True,
     )
     assert result.returncode == 2
-    known = "airflow, benchmarks, databricks, tools"
+    known = "airflow, aws, benchmarks, databricks, tools"
     assert f"unknown resolve spark; known resolves are {known}" in result.stderr
 
 
