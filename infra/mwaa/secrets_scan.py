@@ -57,7 +57,9 @@ PROJECT_PATTERNS = (
     ProjectPattern("Databricks token", re.compile(r"(?i)(?<![a-z0-9])dapi[0-9a-f]{32}")),
     ProjectPattern(
         "AWS secret access key",
-        re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
+        # Not a run inside a longer base64 or urlsafe-base64 string (e.g. a wheel RECORD's
+        # sha256=<43 chars> digests, which hold 40-character runs between '-' and '_').
+        re.compile(r"(?<![A-Za-z0-9/+=_-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=_-])"),
         high_entropy_key,
     ),
     ProjectPattern(

@@ -98,3 +98,20 @@ def test_only_wheels_the_lockfile_pins_by_hash_are_skipped(
     assert result.returncode == 1
     assert result.stdout.strip().endswith("vendor-1.0-py3-none-any.whl!vendor/keys.py:1: "
                                           "AWS Access Key")
+
+
+def test_wheel_record_digests_are_not_mistaken_for_aws_keys(
+    uv_env: dict[str, str], tmp_path: Path
+) -> None:
+    # A RECORD digest is urlsafe base64 (43 characters); this one holds a 40-character run of
+    # plain base64 between '_' and '-', the shape of an AWS secret access key.
+    digest = "Q_" + AWS_SECRET + "-x"
+    record = f"dataplatform/config.py,sha256={digest},1024\n"
+    bundle = tmp_path / "plugins.zip"
+    wheel = zipped({"dataplatform-0.1.0.dist-info/RECORD": record.encode()})
+    bundle.write_bytes(zipped({"dataplatform-0.1.0-py3-none-any.whl": wheel}))
+    result = scan(bundle, env=uv_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The same characters on their own are still found.
+    (tmp_path / "dag.py").write_text(f"blob = '{AWS_SECRET}'\n")
+    assert scan(tmp_path / "dag.py", env=uv_env).returncode != 0
