@@ -47,6 +47,8 @@ def test_notebook_dag_runs_with_the_connection_from_the_secret(secrets_endpoint,
     )  # fmt: skip
 
     client = WorkspaceClient(host=emulator.url, token=emulator.token, auth_type="pat")
+    # What the test workspace's admins set up once: the environment's Unity Catalog catalog.
+    client.catalogs.create(env.unity_catalog.catalog)
     notebooks = sorted((REPO / "notebooks").glob("*.py"))
     publish_notebooks(client, notebooks, env.databricks.notebook_dir)
     bag = DagBag(dag_folder=DAGS_FOLDER / "notebook_jobs" / "orders_ingest.py",
