@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import re
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +14,7 @@ import boto3
 import deploy
 import mwaa
 import pytest
+from support.moto_server import moto_server
 from botocore.config import Config
 from botocore.stub import Stubber
 from deploy.mwaa_environment import Wait
@@ -38,21 +36,8 @@ REGION = "us-east-1"
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's S3 server on a free port (it prints the port it bound), in its own process group."""
     log = tmp_path_factory.mktemp("moto") / "server.log"
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
-            stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while not (found := re.search(r"Running on (http://127\.0\.0\.1:\d+)", log.read_text())):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"moto server did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield found.group(1)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
+    with moto_server([sys.executable, "-m", "moto.server"], log) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

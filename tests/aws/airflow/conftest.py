@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.moto_server import moto_server
 from local_stack.airflow_home import airflow_environment, migrate_database
 from local_stack.emulator_process import EmulatorEndpoint, EmulatorProcess
 
@@ -82,23 +80,10 @@ def without_pex_variables() -> dict[str, str]:
 def secrets_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's server on a loopback port; Airflow's boto3 clients reach it via AWS_ENDPOINT_URL."""
     log = tmp_path_factory.mktemp("moto") / "server.log"
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            [sys.executable, str(artifact(MOTO_PEX)), "-H", "127.0.0.1", "-p", "0"],
-            stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-            env=without_pex_variables(),
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not (found := re.search(r"Running on (http://127\.0\.0\.1:\d+)", log.read_text())):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"moto server did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        os.environ["AWS_ENDPOINT_URL"] = found.group(1)
-        yield found.group(1)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
+    command = [sys.executable, str(artifact(MOTO_PEX))]
+    with moto_server(command, log, env=without_pex_variables()) as url:
+        os.environ["AWS_ENDPOINT_URL"] = url
+        yield url
 
 
 @pytest.fixture(scope="session")

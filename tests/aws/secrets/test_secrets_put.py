@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
+from support.moto_server import moto_server
 
 CONNECTION = {"conn_type": "databricks", "host": "dbc-1234.cloud.databricks.com",
               "password": "dapi-not-a-real-token"}  # fmt: skip
@@ -29,21 +27,8 @@ AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's server on a free loopback port, in its own process group."""
     log = tmp_path_factory.mktemp("moto") / "server.log"
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
-            stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while not (found := re.search(r"Running on (http://127\.0\.0\.1:\d+)", log.read_text())):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"moto server did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield found.group(1)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
+    with moto_server([sys.executable, "-m", "moto.server"], log) as url:
+        yield url
 
 
 def put(endpoint: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
