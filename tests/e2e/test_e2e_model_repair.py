@@ -48,7 +48,8 @@ def run_notebook(workspace, notebook, name: str, source: str) -> str:
         task_key="main", notebook_task=NotebookTask(notebook_path=notebook(name, source)),
         new_cluster=ClusterSpec(spark_version="16.4.x-scala2.12", node_type_id="local",
                                 num_workers=1))
-    run = wait_for_run(workspace, workspace.jobs.submit(run_name=name, tasks=[task]).response.run_id)
+    run_id = workspace.jobs.submit(run_name=name, tasks=[task]).response.run_id
+    run = wait_for_run(workspace, run_id)
     assert run.state.result_state.value == "SUCCESS", run.state.state_message
     return workspace.jobs.get_run_output(run.tasks[0].run_id).notebook_output.result
 
