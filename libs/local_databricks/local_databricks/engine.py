@@ -81,9 +81,8 @@ def sail_catalog_settings(catalogs: list[str], initial_catalog: str) -> dict[str
 class SailCompute:
     def __init__(self, layout: StateLayout, log_path: Path, initial_catalog: str) -> None:
         self._layout = layout
-        unity_catalog = UnityCatalog(layout)
-        catalogs = unity_catalog.spark_catalogs()
-        settings = sail_catalog_settings(catalogs, initial_catalog)
+        self._catalogs = UnityCatalog(layout).spark_catalogs()
+        settings = sail_catalog_settings(self._catalogs, initial_catalog)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
             self._proc = subprocess.Popen(
@@ -98,8 +97,7 @@ class SailCompute:
             # One server-side session per compute: Sail's catalog lives in the session.
             port = self._read_port(log_path)
             self.url = f"sc://127.0.0.1:{port}/;session_id={uuid.uuid4()}"
-            schemas = [s["full_name"] for c in catalogs[1:] for s in unity_catalog.schemas(c)]
-            self._known = catalog.restore(self.url, layout.catalog_file, catalogs, schemas)
+            self._known = self._restore()
         except BaseException:
             _stop_group(self._proc)
             raise
@@ -116,8 +114,14 @@ class SailCompute:
             self.url, self._layout.catalog_file, self._layout.warehouse, self._known
         )
 
+    def _restore(self) -> set[str]:
+        """Create this compute's Unity Catalog schemas and register the journalled tables."""
+        unity_catalog = UnityCatalog(self._layout)
+        schemas = [s["full_name"] for c in self._catalogs[1:] for s in unity_catalog.schemas(c)]
+        return catalog.restore(self.url, self._layout.catalog_file, self._catalogs, schemas)
+
     def refresh_catalog(self) -> None:
-        self._known |= catalog.restore(self.url, self._layout.catalog_file)
+        self._known |= self._restore()
 
     def stop(self) -> None:
         try:
