@@ -132,3 +132,24 @@ def test_two_level_names_resolve_in_the_cluster_initial_catalog(client):
     run, _ = run_notebook(client, "absent_catalog", "pass\n", spark_conf=missing)
     assert run.state.result_state == jobs.RunResultState.FAILED
     assert "'absent', which does not exist" in run.state.state_message
+
+
+def test_views_outlive_the_compute_that_made_them(client):
+    client.catalogs.create("marts")
+    writer = (
+        'spark.sql("CREATE SCHEMA IF NOT EXISTS marts.core")\n'
+        'spark.range(5).write.format("delta").saveAsTable("marts.core.events")\n'
+        'spark.sql("CREATE VIEW marts.core.recent AS SELECT id FROM marts.core.events '
+        'WHERE id >= 2")\n'
+        # A view over a view: created again only after the view it reads.
+        'spark.sql("CREATE VIEW marts.core.recent_count AS SELECT count(*) AS n '
+        'FROM marts.core.recent")\n'
+    )
+    run, _ = run_notebook(client, "write_views", writer)
+    assert run.state.result_state == jobs.RunResultState.SUCCESS, run.state.state_message
+
+    # The next run's compute is new: the views come back from the journal.
+    reader = 'dbutils.notebook.exit(str(spark.table("marts.core.recent_count").first()["n"]))\n'
+    run, output = run_notebook(client, "read_views", reader)
+    assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error
+    assert output.notebook_output.result == "3"

@@ -8,8 +8,10 @@ job cluster one catalog like a real cluster. Across computes: a managed table's 
 So the catalog is journalled: after each task the compute's tables (catalog, database, name,
 location; keyed `catalog.database.table`) are merged into warehouse/_catalog.json, and a new
 compute registers them again as external Delta tables (`CREATE TABLE ... USING delta LOCATION
-...`) in their catalog before any task runs. Each Unity Catalog catalog is a Sail catalog of its
-own (see unity_catalog.py); entries journalled before catalogs existed belong to hive_metastore.
+...`) in their catalog before any task runs. Views are journalled with their SQL text and
+created again after the tables (as on Databricks, a view outlives the cluster that made it).
+Each Unity Catalog catalog is a Sail catalog of its own (see unity_catalog.py); entries
+journalled before catalogs existed belong to hive_metastore.
 """
 
 from __future__ import annotations
@@ -76,10 +78,9 @@ def restore(url: str, catalog_file: Path, catalogs: list[str], schemas: list[str
         for schema in schemas:
             spark.sql(f"CREATE DATABASE IF NOT EXISTS {_qualified(*schema.split('.'))}")
         registered = set()
-        for key, table in tables.items():
-            if table["catalog"] not in catalogs:
-                continue
-            if not (Path(table["location"]) / "_delta_log").is_dir():
+        ours = {key: table for key, table in tables.items() if table["catalog"] in catalogs}
+        for key, table in ours.items():
+            if "view" in table or not (Path(table["location"]) / "_delta_log").is_dir():
                 continue
             database = _qualified(table["catalog"], table["database"])
             spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
@@ -89,9 +90,36 @@ def restore(url: str, catalog_file: Path, catalogs: list[str], schemas: list[str
                 f"USING delta LOCATION '{location}'"
             )
             registered.add(key)
-        return registered
+        views = {key: table for key, table in ours.items() if "view" in table}
+        return registered | _create_views(spark, views)
     finally:
         _close(spark)
+
+
+def _create_views(spark: SparkSession, views: dict[str, dict[str, Any]]) -> set[str]:
+    """Create the journalled views; a view may read another, so go round until none is left or
+    a round creates none. Each is created from inside its own catalog, where its unqualified
+    names were written."""
+    created: set[str] = set()
+    pending = dict(views)
+    current = spark.catalog.currentCatalog()
+    try:
+        progress = True
+        while pending and progress:
+            progress = False
+            for key, view in list(pending.items()):
+                spark.sql(f"USE CATALOG {_quote(view['catalog'])}")
+                name = _qualified(view["database"], view["name"])
+                try:
+                    spark.sql(f"CREATE VIEW IF NOT EXISTS {name} AS {view['view']}")
+                except Exception:  # noqa: BLE001 - reads a view not created yet, or is broken
+                    continue
+                created.add(key)
+                del pending[key]
+                progress = True
+    finally:
+        spark.sql(f"USE CATALOG {_quote(current)}")
+    return created
 
 
 def snapshot(url: str, catalog_file: Path, warehouse: Path, known: set[str]) -> set[str]:
@@ -99,12 +127,18 @@ def snapshot(url: str, catalog_file: Path, warehouse: Path, known: set[str]) -> 
     spark = _session(url)
     try:
         current = {}
-        for catalog_name, database, table in _tables(spark):
+        for catalog_name, database, table, is_view in _tables(spark):
             details = _describe(spark, catalog_name, database, table)
+            key = f"{catalog_name}.{database}.{table}"
+            if is_view:
+                if details.get("View Text"):
+                    current[key] = {"catalog": catalog_name, "database": database,
+                                    "name": table, "view": details["View Text"]}  # fmt: skip
+                continue
             if details.get("Provider", "").lower() != "delta":
                 continue
             location = Path(details["Location"].removeprefix("file://"))
-            current[f"{catalog_name}.{database}.{table}"] = {
+            current[key] = {
                 "catalog": catalog_name,
                 "database": database,
                 "name": table,
@@ -137,16 +171,18 @@ def tables_in(catalog_file: Path, schema: str) -> list[str]:
         return [key for key in _load(catalog_file) if key.rsplit(".", 1)[0] == schema]
 
 
-def _tables(spark: SparkSession) -> list[tuple[str, str, str]]:
-    """(catalog, database, table) of every persistent table of the compute's catalogs."""
+def _tables(spark: SparkSession) -> list[tuple[str, str, str, bool]]:
+    """(catalog, database, name, is a view) of every persistent table and view of the
+    compute's catalogs."""
     found = []
     for catalog_entry in spark.catalog.listCatalogs():
         if catalog_entry.name == SAIL_SYSTEM_CATALOG:
             continue
         for row in spark.sql(f"SHOW DATABASES IN {_quote(catalog_entry.name)}").collect():
             for table in spark.catalog.listTables(_qualified(catalog_entry.name, row.name)):
-                if not table.isTemporary and table.tableType != "VIEW":
-                    found.append((catalog_entry.name, row.name, table.name))
+                if not table.isTemporary:
+                    is_view = table.tableType == "VIEW"
+                    found.append((catalog_entry.name, row.name, table.name, is_view))
     return found
 
 
