@@ -82,7 +82,7 @@ class SailCompute:
     def __init__(self, layout: StateLayout, log_path: Path, initial_catalog: str) -> None:
         self._layout = layout
         unity_catalog = UnityCatalog(layout)
-        catalogs = unity_catalog.spark_catalogs()
+        catalogs = self._catalogs = unity_catalog.spark_catalogs()
         settings = sail_catalog_settings(catalogs, initial_catalog)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
@@ -117,7 +117,8 @@ class SailCompute:
         )
 
     def refresh_catalog(self) -> None:
-        self._known |= catalog.restore(self.url, self._layout.catalog_file)
+        """Register what other computes journalled since, in the catalogs this one has."""
+        self._known |= catalog.restore(self.url, self._layout.catalog_file, self._catalogs, [])
 
     def stop(self) -> None:
         try:
