@@ -188,8 +188,8 @@ def test_dbt_test_target_connects_with_credentials_from_the_secret_scope(
     task.json["new_cluster"] = emulator_dbt_cluster(test_env)
     run_green(dag)
 
-    (run,) = [run for run in workspace.jobs.list_runs(expand_tasks=True)
-              if run.run_name == "test.dbt_daily_build.dbt_build"]
+    (run,) = (run for run in workspace.jobs.list_runs()
+              if run.run_name == "test.dbt_daily_build.dbt_build")
     scope = test_env.dbt.credentials.scope
     sent = workspace.jobs.get_run(run.run_id).tasks[0].new_cluster.spark_env_vars
     # Airflow sent references only; the emulator resolved them from the scope at cluster start.
