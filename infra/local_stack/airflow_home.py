@@ -48,13 +48,13 @@ def airflow_environment(home: Path, dags_folder: Path) -> dict[str, str]:
     }
 
 
-def databricks_connection(emulator: EmulatorEndpoint) -> dict[str, str]:
-    """The local environment's Databricks connection as an AIRFLOW_CONN_* variable: read when a
-    hook needs it (so it may be set after Airflow is imported), and the only way the triggers
-    that `dag.test()` runs inline find it."""
+def databricks_connection(emulator: EmulatorEndpoint, environment: str = "local") -> dict[str, str]:
+    """An environment's Databricks connection (default `local`) to the emulator as an
+    AIRFLOW_CONN_* variable: read when a hook needs it (so it may be set after Airflow is
+    imported), and the only way the triggers that `dag.test()` runs inline find it."""
     from dataplatform import load_environment
 
-    conn_id = load_environment("local").databricks.conn_id
+    conn_id = load_environment(environment).databricks.conn_id
     return {f"AIRFLOW_CONN_{conn_id.upper()}": emulator.airflow_connection()}
 
 

@@ -1,4 +1,5 @@
-"""Publish the notebooks and wheels to the emulator where the local environment's DAGs look."""
+"""Publish the notebooks and wheels to the emulator where an environment's DAGs look (`local`
+for the local stack; the e2e tests also set the emulator up as the `test` workspace)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from pathlib import Path
 from local_stack.emulator_process import EmulatorEndpoint
 
 
-def publish(emulator: EmulatorEndpoint, notebooks: list[Path], wheels: list[Path]) -> str:
+def publish(emulator: EmulatorEndpoint, notebooks: list[Path], wheels: list[Path],
+            environment: str = "local") -> str:
     """Upload them with the deploy code a real workspace gets; returns a one-line summary."""
     from databricks.sdk import WorkspaceClient
     from dataplatform import load_environment
     from deploy.workspace import publish_notebooks, publish_wheels
 
-    databricks = load_environment("local").databricks
+    databricks = load_environment(environment).databricks
     client = WorkspaceClient(host=emulator.url, token=emulator.token, auth_type="pat")
     if databricks.wheel_dir.startswith("/Volumes/"):
         ensure_volume(client, databricks.wheel_dir)

@@ -101,13 +101,14 @@ def test_profiles_dir_is_honoured(run_runner, tmp_path, how):
           "warehouses/abc", "DATABRICKS_CLIENT_ID": "sp-id"}, ["DATABRICKS_CLIENT_SECRET"]),
     ],
 )
+@pytest.mark.parametrize("command", ["run", "debug"])
 def test_databricks_target_without_credentials_names_the_missing_env_vars(
-    tmp_path, present, missing
+    tmp_path, present, missing, command
 ):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(RUNNER_ROOT), "HOME": str(tmp_path),
            **present}
     result = subprocess.run(
-        [sys.executable, "-m", "dbt_runner", "run", "--target", "test",
+        [sys.executable, "-m", "dbt_runner", command, "--target", "test",
          "--artifacts-root", str(tmp_path / "runs")],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )

@@ -20,7 +20,7 @@ from dbt_runner.profiles import missing_credentials, profiles_dir
 from dbt_runner.project import dbt_args, staged_project
 from dbt_runner.report import failures, node_line
 
-COMMANDS = ("run", "build", "test", "seed", "parse")
+COMMANDS = ("run", "build", "test", "seed", "parse", "debug")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -97,9 +97,18 @@ def check_environment(args: argparse.Namespace) -> str | None:
     return None
 
 
+def debug_command(args: argparse.Namespace, work: Path, profiles: Path) -> list[str]:
+    """`dbt debug --connection`: load the target's profile and run dbt's connection check on
+    the warehouse (dbt-databricks: open a session, `select 1`), without parsing the project.
+    Not quiet: dbt's report (adapter, host, http_path, "OK connection ok") is the output."""
+    return ["debug", *dbt_args(work, profiles), "--target", args.target, "--connection"]
+
+
 def run_dbt(args: argparse.Namespace, work: Path, profiles: Path) -> dbtRunnerResult:
     """Parse (from the wheel's saved state when dbt finds it valid), then run the command on
     the parsed manifest, so dbt never parses twice."""
+    if args.command == "debug":
+        return dbtRunner().invoke(debug_command(args, work, profiles))
     state = None if args.project_dir else shipped_state(args.target)
     parsed = parse(work, profiles, args.target, args.vars, state, args.command == "parse")
     if args.command == "parse" or not parsed.success:
@@ -111,7 +120,7 @@ def verdict(args: argparse.Namespace, outcome: dbtRunnerResult) -> int | str:
     """0, or the exit message: why dbt could not run, or which nodes failed."""
     if outcome.exception is not None:
         return f"dbt-runner: dbt {args.command} could not run: {outcome.exception}"
-    if not hasattr(outcome.result, "results"):  # parse, or stopped before running any node
+    if not hasattr(outcome.result, "results"):  # parse, debug, or stopped before any node ran
         return 0 if outcome.success else f"dbt-runner: dbt {args.command} failed (see dbt.log)"
     results = outcome.result.results
     if not results:
