@@ -17,10 +17,10 @@ are imported and checked for the test payloads, and their credentials path is pr
 `dbt-runner debug --target test` (dbt's connection check: profile, `select 1` on the
 warehouse) in the dbt_daily_build task's own payload. Three emulator-only changes to that
 payload's cluster env, nothing else: the emulator has no OAuth endpoint, so the scope's token
-replaces the client id and secret (the token alternative of [dbt.credentials]);
-DBT_DATABRICKS_CONNECTION_PARAMETERS selects the connector's SEA backend with inline results; and
-DBT_CATALOG is hive_metastore, the one catalog the emulator's warehouse serves (it refuses a
-session in a Unity Catalog catalog). The tables the notebooks wrote are read on a cluster.
+replaces the client id and secret (the token alternative of [dbt.credentials]); and
+DBT_DATABRICKS_CONNECTION_PARAMETERS selects the connector's SEA backend with inline results.
+dbt's session runs in the test catalog (dataplatform_test). The tables the notebooks wrote are
+read on a cluster.
 """
 
 from __future__ import annotations
@@ -162,8 +162,8 @@ def test_dbt_dags_carry_the_test_payloads(test_env):
 
 def emulator_dbt_cluster(env) -> dict:
     """The test environment's dbt cluster as the project's builder makes it, with the scope's
-    token in place of the OAuth client (the emulator has no OAuth endpoint), the connector on
-    its SEA backend and the warehouse's one catalog (see the module docstring)."""
+    token in place of the OAuth client (the emulator has no OAuth endpoint) and the connector on
+    its SEA backend (see the module docstring)."""
     from dataplatform.clusters import dbt_cluster
 
     credentials = env.dbt.credentials.model_copy(update={
@@ -171,8 +171,7 @@ def emulator_dbt_cluster(env) -> dict:
     cluster = dbt_cluster(env.model_copy(update={
         "dbt": env.dbt.model_copy(update={"credentials": credentials})}))
     cluster["spark_env_vars"].update(
-        DBT_DATABRICKS_CONNECTION_PARAMETERS=json.dumps(SEA_CONNECTION),
-        DBT_CATALOG="hive_metastore",
+        DBT_DATABRICKS_CONNECTION_PARAMETERS=json.dumps(SEA_CONNECTION)
     )
     return cluster
 

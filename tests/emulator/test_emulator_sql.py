@@ -89,6 +89,27 @@ def test_a_table_a_job_writes_is_queryable_on_the_running_warehouse(client):
     assert response.result.data_array == [["4"]]
 
 
+def test_statements_run_in_a_unity_catalog_catalog_created_while_the_warehouse_runs(client):
+    assert run_sql(client, "SELECT 1").status.state == sql.StatementState.SUCCEEDED  # started
+    unknown = run_sql(client, "SELECT 1", catalog="finance")
+    assert unknown.status.state == sql.StatementState.FAILED
+    assert "Catalog 'finance' was not found" in unknown.status.error.message
+
+    client.catalogs.create("finance")
+    for statement in ("CREATE SCHEMA IF NOT EXISTS ledger",
+                      "CREATE TABLE ledger.entries (id INT) USING delta",
+                      "INSERT INTO ledger.entries VALUES (1), (2)"):  # fmt: skip
+        done = run_sql(client, statement, catalog="finance")
+        assert done.status.state == sql.StatementState.SUCCEEDED, done.status.error
+
+    response = run_sql(client, "SELECT count(*) FROM finance.ledger.entries")
+    assert response.result.data_array == [["2"]]
+    # Two-level names resolve in the statement's catalog; hive_metastore is the default.
+    assert run_sql(client, "SELECT count(*) FROM ledger.entries").status.state == (
+        sql.StatementState.FAILED
+    )
+
+
 def test_row_limit_truncates_the_result(client):
     response = run_sql(client, "SELECT id FROM range(10) ORDER BY id", row_limit=3)
     assert response.result.data_array == [["0"], ["1"], ["2"]]
@@ -123,7 +144,7 @@ def test_sql_errors_fail_the_statement_with_status_error(client):
     assert "no_such_table" in response.status.error.message
     unknown_catalog = run_sql(client, "SELECT 1", catalog="main")
     assert unknown_catalog.status.state == sql.StatementState.FAILED
-    assert "hive_metastore" in unknown_catalog.status.error.message
+    assert "Catalog 'main' was not found" in unknown_catalog.status.error.message
 
 
 def test_unsupported_requests_are_refused_with_the_way_round(client):

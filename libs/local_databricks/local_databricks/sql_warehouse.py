@@ -6,6 +6,9 @@ run in submission order on one worker thread: the compute has one Spark Connect 
 catalog lives in it), so running them one by one keeps each statement's schema (`USE SCHEMA`)
 its own. Tables written by job runs on other computes are registered again when the catalog
 journal changes; tables this warehouse writes are journalled after each writing statement.
+Statements run in their `catalog` (default hive_metastore), any Unity Catalog catalog of the
+workspace; a compute has the catalogs that existed when it started, so one created or dropped
+since restarts it (tables and views come back from the journal).
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from typing import Any
 from local_databricks.engine import Engine
 from local_databricks.layout import StateLayout
 from local_databricks.sql_text import bind_parameters
+from local_databricks.unity_catalog import HIVE_METASTORE, UnityCatalog
 
 WAREHOUSE_ID = "10ca1da7aba5e001"
 WAREHOUSE_NAME = "Local SQL warehouse"
-# The catalog names that mean the local (Hive-metastore-like) catalog.
-LOCAL_CATALOGS = ("hive_metastore", "spark_catalog")
+# Spark's name for the session catalog, which is hive_metastore here as on Databricks.
+SPARK_SESSION_CATALOG = "spark_catalog"
 INLINE_LIMIT_BYTES = 25 * 1024 * 1024  # Databricks' limit for INLINE results
 # Statements that cannot change the catalog: no journal write after them.
 READ_ONLY_KEYWORDS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "VALUES", "USE")
@@ -103,6 +107,7 @@ class Warehouse:
     def __init__(self, engine: Engine, layout: StateLayout) -> None:
         self._engine, self._layout = engine, layout
         self._compute: Any = None
+        self._catalogs: list[str] = []  # what the running compute was started with
         self._spark: Any = None
         self._catalog_version = 0.0
         self._running: Statement | None = None
@@ -118,17 +123,21 @@ class Warehouse:
         with self._lock:
             if self._compute is None:
                 log = self._layout.runs / "warehouse" / f"{WAREHOUSE_ID}.log"
+                self._catalogs = UnityCatalog(self._layout).spark_catalogs()
                 self._compute = self._engine.start(f"warehouse:{WAREHOUSE_ID}", log)
                 self._catalog_version = self._journal_version()
 
     def stop(self) -> None:
-        """Cancel what is queued or running, then stop the compute (journalling its catalog)."""
-        with self._lock:
-            compute, self._compute = self._compute, None
-            spark, self._spark = self._spark, None
+        """Cancel what is running, then stop the compute (journalling its catalog)."""
         running = self._running
         if running is not None:
             self.cancel(running)
+        self._stop_compute()
+
+    def _stop_compute(self) -> None:
+        with self._lock:
+            compute, self._compute = self._compute, None
+            spark, self._spark = self._spark, None
         if spark is not None:
             spark.client.close()
         if compute is not None:
@@ -178,6 +187,8 @@ class Warehouse:
     def _session(self):
         from pyspark.sql import SparkSession
 
+        if self._compute is not None and self._catalogs != UnityCatalog(self._layout).spark_catalogs():
+            self._stop_compute()
         self.start()
         if self._spark is None:
             self._spark = SparkSession.builder.remote(self._compute.url).create()
@@ -192,13 +203,15 @@ class Warehouse:
 
     def _execute(self, statement: Statement) -> None:
         catalog = statement.catalog or (statement.session and statement.session.catalog)
-        if catalog and catalog not in LOCAL_CATALOGS:
+        if not catalog or catalog == SPARK_SESSION_CATALOG:
+            catalog = HIVE_METASTORE
+        if catalog not in UnityCatalog(self._layout).spark_catalogs():
             raise StatementError(
-                f"[NO_SUCH_CATALOG_EXCEPTION] Catalog '{catalog}' was not found: the local "
-                f"warehouse has one catalog, {LOCAL_CATALOGS[0]} (Unity Catalog catalogs are not "
-                f"emulated); omit catalog or use {LOCAL_CATALOGS[0]}"
+                f"[NO_SUCH_CATALOG_EXCEPTION] Catalog '{catalog}' was not found. Create it with "
+                "the Catalogs API (POST /api/2.1/unity-catalog/catalogs) or `serve --catalog`."
             )
         spark = self._session()
+        spark.sql(f"USE CATALOG {_quote(catalog)}")
         schema = statement.schema or "default"
         session_schema = statement.session and statement.session.schema
         if not statement.schema and session_schema and spark.catalog.databaseExists(session_schema):
