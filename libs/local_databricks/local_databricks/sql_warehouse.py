@@ -187,7 +187,8 @@ class Warehouse:
     def _session(self):
         from pyspark.sql import SparkSession
 
-        if self._compute is not None and self._catalogs != UnityCatalog(self._layout).spark_catalogs():
+        catalogs = UnityCatalog(self._layout).spark_catalogs()
+        if self._compute is not None and self._catalogs != catalogs:
             self._stop_compute()
         self.start()
         if self._spark is None:
