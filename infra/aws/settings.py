@@ -1,8 +1,10 @@
 """The `[mwaa]` table of an environment: what the CDK stack and the secrets CLI read.
 
 A small typed loader (tomllib + frozen dataclasses): every key is required, unknown keys are
-refused, and an error names the file and the dotted key. The files live in
-``aws/environments/<name>.toml`` beside this module.
+refused, and an error names the file and the dotted key. The table lives in the environment's
+file the DAGs read (libs/dataplatform: ``dataplatform/environments/<name>.toml``, package data
+this resolve reads without importing the DAG library); environments without it (local) are not
+deployed to AWS.
 """
 
 from __future__ import annotations
@@ -104,22 +106,30 @@ def stack_name(environment: str) -> str:
     return f"dataplatform-{environment}"
 
 
+def _environment_files() -> dict[str, str]:
+    """Environment name -> its file's text, for the environments deployed to AWS."""
+    folder = resources.files("dataplatform").joinpath("environments")
+    texts = {
+        p.name.removesuffix(".toml"): p.read_text(encoding="utf-8")
+        for p in folder.iterdir()
+        if p.name.endswith(".toml")
+    }
+    return {name: text for name, text in texts.items() if "[mwaa]" in text}
+
+
 def environment_names() -> list[str]:
-    folder = resources.files("aws").joinpath("environments")
-    return sorted(
-        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
-    )
+    return sorted(_environment_files())
 
 
 def load_mwaa(environment: str) -> Mwaa:
-    """The `[mwaa]` table of ``aws/environments/<environment>.toml``."""
-    resource = resources.files("aws").joinpath("environments", f"{environment}.toml")
-    if not resource.is_file():
+    """The `[mwaa]` table of ``dataplatform/environments/<environment>.toml``."""
+    files = _environment_files()
+    if environment not in files:
         raise SettingsError(
-            f"environment {environment!r} has no aws/environments/{environment}.toml; "
-            f"choose one of {', '.join(environment_names())}"
+            f"environment {environment!r} has no [mwaa] table in dataplatform/environments/"
+            f"{environment}.toml; choose one of {', '.join(sorted(files))}"
         )
-    return parse_mwaa(resource.read_text(encoding="utf-8"), source=f"{environment}.toml")
+    return parse_mwaa(files[environment], source=f"{environment}.toml")
 
 
 def parse_mwaa(text: str, source: str) -> Mwaa:

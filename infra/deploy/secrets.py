@@ -5,9 +5,10 @@
 
 The connection is Airflow's JSON form ({"conn_type": "databricks", "host": ..., "password":
 TOKEN, ...}), read from stdin or a file, never from the command line (argv shows in process
-lists and shell history). It is stored as `<connections_prefix>/<conn_id>`: the prefix the MWAA
-stack gives Airflow's SecretsManagerBackend (infra/aws/environments/<env>.toml) and the
-connection id the DAGs use (libs/dataplatform/.../environments/<env>.toml). Credentials and
+lists and shell history). It is stored as `<connections_prefix>/<conn_id>`, both from the
+environment's file (libs/dataplatform/.../environments/<env>.toml): the prefix the MWAA stack
+gives Airflow's SecretsManagerBackend ([mwaa.secrets]) and the connection id the DAGs use
+([databricks] conn_id). Credentials and
 region come from the AWS default chain; AWS_ENDPOINT_URL targets another endpoint.
 """
 

@@ -17,7 +17,7 @@ import tomllib
 import types
 from collections.abc import Mapping
 from importlib import resources
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -258,6 +258,9 @@ class Environment(_Table):
     timeouts: Timeouts
     alerts: Alerts
     dbt: Dbt
+    # The AWS side (MWAA environment, bucket, network, alarms) of deployed environments: typed
+    # and checked by the CDK app's own loader (infra/aws/settings.py, the `aws` resolve).
+    mwaa: dict[str, Any] | None = None
 
 
 def load_environment(name: str | None = None) -> Environment:

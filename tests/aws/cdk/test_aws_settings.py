@@ -10,7 +10,8 @@ from aws.settings import SettingsError, environment_names, load_mwaa, parse_mwaa
 
 
 def shipped(environment: str) -> str:
-    return resources.files("aws").joinpath("environments", f"{environment}.toml").read_text()
+    folder = resources.files("dataplatform").joinpath("environments")
+    return folder.joinpath(f"{environment}.toml").read_text()
 
 
 def test_every_deployed_environment_has_valid_settings() -> None:
@@ -30,15 +31,20 @@ def test_every_deployed_environment_has_valid_settings() -> None:
     (("\"core.default_task_retries\"", "\"secrets.backend\""), "free of secrets.*"),
 ])  # fmt: skip
 def test_bad_values_name_the_file_and_key(edit: tuple[str, str], message: str) -> None:
-    text = shipped("test")
-    assert edit[0] in text
+    # Edit inside [mwaa] only: the file's other tables (the DAGs') have keys of the same names.
+    head, mwaa = shipped("test").split("[mwaa]", 1)
+    assert edit[0] in mwaa
+    text = head + "[mwaa]" + mwaa.replace(edit[0], edit[1], 1)
     with pytest.raises(SettingsError, match=message.replace("*", r"\*").replace("(", r"\(")):
-        parse_mwaa(text.replace(edit[0], edit[1], 1), source="test.toml")
+        parse_mwaa(text, source="test.toml")
 
 
 def test_unknown_environment_lists_the_known_ones() -> None:
     with pytest.raises(
         SettingsError,
-        match="'staging' has no aws/environments/staging.toml; choose one of prod, test",
+        match=(
+            "'staging' has no \\[mwaa\\] table in dataplatform/environments/staging.toml; "
+            "choose one of prod, test"
+        ),
     ):
         load_mwaa("staging")
