@@ -21,7 +21,36 @@ def publish(emulator: EmulatorEndpoint, notebooks: list[Path], wheels: list[Path
         ensure_volume(client, databricks.wheel_dir)
     notebooks_done = publish_notebooks(client, notebooks, databricks.notebook_dir)
     wheels_done = publish_wheels(client, wheels, databricks.wheel_dir)
-    return f"published {len(notebooks_done)} notebooks and {len(wheels_done)} wheels"
+    scope = fill_dbt_scope(client, emulator, load_environment(environment))
+    return (f"published {len(notebooks_done)} notebooks and {len(wheels_done)} wheels"
+            + (f"; secret scope {scope} holds the emulator's warehouse credentials" if scope else ""))
+
+
+def fill_dbt_scope(client, emulator: EmulatorEndpoint, env) -> str | None:
+    """Put the emulator's SQL warehouse credentials into the environment's dbt secret scope, the
+    way a workspace admin fills it once: the dbt cluster's `{{secrets/...}}` references then
+    resolve as on Databricks. The emulator authenticates tokens only, so an OAuth client id and
+    secret are not written (callers that need them put their own)."""
+    from databricks.sdk.errors import ResourceAlreadyExists
+
+    credentials = env.dbt.credentials
+    if credentials is None:
+        return None
+    try:
+        client.secrets.create_scope(credentials.scope)
+    except ResourceAlreadyExists:
+        pass  # filled at an earlier start: the values below are refreshed
+    (warehouse,) = client.warehouses.list()  # the emulator's one SQL warehouse
+    values = {
+        # A path after the port makes databricks-sql-connector keep scheme and port.
+        credentials.host_key: f"http://127.0.0.1:{emulator.port}/local",
+        credentials.http_path_key: warehouse.odbc_params.path,
+        credentials.token_key: emulator.token,
+    }
+    for key, value in values.items():
+        if key is not None:
+            client.secrets.put_secret(credentials.scope, key, string_value=value)
+    return credentials.scope
 
 
 def ensure_volume(client, path: str) -> None:

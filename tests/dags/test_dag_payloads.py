@@ -62,17 +62,22 @@ def test_dbt_runner_runs_on_a_single_node_cluster_with_warehouse_secrets(
     assert cluster["custom_tags"]["environment"] == env_name
     env_vars = cluster["spark_env_vars"]
     assert env_vars["DBT_CATALOG"] == env.unity_catalog.catalog
-    if env_name == "local":  # dbt-spark over Spark Connect: no warehouse
-        assert set(env_vars) == {"DBT_CATALOG"}
-        return
     scope = env.dbt.credentials.scope
     # Rendered to literal secret references: Databricks resolves them, Airflow never sees values.
+    # local reads a token (the emulator's), test and prod a service principal's OAuth client.
+    auth = (
+        {"DATABRICKS_TOKEN": f"{{{{secrets/{scope}/token}}}}"}
+        if env_name == "local"
+        else {
+            "DATABRICKS_CLIENT_ID": f"{{{{secrets/{scope}/client-id}}}}",
+            "DATABRICKS_CLIENT_SECRET": f"{{{{secrets/{scope}/client-secret}}}}",
+        }
+    )
     assert env_vars == {
         "DBT_CATALOG": env.unity_catalog.catalog,
         "DATABRICKS_HOST": f"{{{{secrets/{scope}/host}}}}",
         "DATABRICKS_HTTP_PATH": f"{{{{secrets/{scope}/http-path}}}}",
-        "DATABRICKS_CLIENT_ID": f"{{{{secrets/{scope}/client-id}}}}",
-        "DATABRICKS_CLIENT_SECRET": f"{{{{secrets/{scope}/client-secret}}}}",
+        **auth,
     }
 
 

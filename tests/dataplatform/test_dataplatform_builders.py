@@ -39,7 +39,10 @@ def test_dbt_cluster_is_single_node_with_secret_references():
         "{{ '{{secrets/dataplatform-test-dbt/host}}' }}"
     )
     assert dbt_cluster(load_environment("local"))["spark_env_vars"] == {
-        "DBT_CATALOG": "hive_metastore"
+        "DBT_CATALOG": "hive_metastore",
+        "DATABRICKS_HOST": "{{ '{{secrets/dataplatform-local-dbt/host}}' }}",
+        "DATABRICKS_HTTP_PATH": "{{ '{{secrets/dataplatform-local-dbt/http-path}}' }}",
+        "DATABRICKS_TOKEN": "{{ '{{secrets/dataplatform-local-dbt/token}}' }}",
     }
     assert cluster["spark_conf"] == {
         "spark.databricks.sql.initial.catalog.name": "dataplatform_test",

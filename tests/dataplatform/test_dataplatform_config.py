@@ -60,8 +60,8 @@ def test_shipped_environments_parse():
         assert env.name == name
         assert env.cluster.tags["environment"] == name
         assert env.cluster.python == "3.12", name  # what the code and the dbt-runner wheel need
-        if name != "local":  # dbt sends its SQL to a warehouse: it needs credentials
-            assert env.dbt.credentials is not None, name
+        # The dbt cluster gets warehouse credentials everywhere (locally from the emulator's scope).
+        assert env.dbt.credentials is not None, name
 
 
 def test_environment_comes_from_env_var(monkeypatch):
@@ -88,10 +88,15 @@ def test_only_shipped_environment_names_are_accepted(monkeypatch, name):
         load_environment()
 
 
-def test_local_connection_has_no_token_in_config():
+def test_local_config_holds_no_token():
     env = load_environment("local")
     assert env.databricks.conn_id == "databricks_local"
-    assert "token" not in repr(env).lower()
+    assert "token" not in repr(env.databricks).lower()
+    # dbt's credentials are secret names: the values live in the emulator's secret scope.
+    assert env.dbt.credentials.model_dump(exclude_none=True) == {
+        "scope": "dataplatform-local-dbt", "host_key": "host", "http_path_key": "http-path",
+        "token_key": "token",
+    }
 
 
 def test_config_is_frozen():

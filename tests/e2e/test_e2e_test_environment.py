@@ -37,7 +37,6 @@ from local_stack.publish import publish
 
 BUNDLE_DAGS = "mwaa/test/dags"  # dist-relative, as the packaged bundle lays it out
 LOGICAL_DATE = datetime(2025, 4, 2, tzinfo=UTC)
-WAREHOUSE_ID = "10ca1da7aba5e001"
 EMULATOR_TOKEN_KEY = "token"  # the scope's extra key: the emulator authenticates tokens only
 SEA_CONNECTION = {"use_sea": True, "use_cloud_fetch": False, "enable_telemetry": False}
 
@@ -50,7 +49,7 @@ def bundle_dags_dir() -> Path:
 @pytest.fixture(scope="module")
 def test_env(stack, workspace) -> Iterator:
     """DATAPLATFORM_ENV=test for this module, and the emulator set up as the test workspace."""
-    from databricks.sdk.errors import ResourceAlreadyExists, ResourceConflict
+    from databricks.sdk.errors import ResourceConflict
     from dataplatform import load_environment
 
     env = load_environment("test")
@@ -62,15 +61,10 @@ def test_env(stack, workspace) -> Iterator:
             workspace.catalogs.create(env.unity_catalog.catalog)
         except ResourceConflict:
             pass
+        # Also fills the dbt scope with the warehouse's host and HTTP path.
         publish(stack.emulator, NOTEBOOKS, [artifact(dbt_runner_wheel())], environment="test")
         credentials = env.dbt.credentials
-        try:
-            workspace.secrets.create_scope(credentials.scope)
-        except ResourceAlreadyExists:
-            pass
         for key, value in {
-            credentials.host_key: f"http://127.0.0.1:{stack.emulator.port}/local",
-            credentials.http_path_key: f"/sql/1.0/warehouses/{WAREHOUSE_ID}",
             credentials.client_id_key: "emulator-has-no-oauth",
             credentials.client_secret_key: "emulator-has-no-oauth",
             EMULATOR_TOKEN_KEY: stack.emulator.token,
