@@ -22,8 +22,10 @@ def publish(emulator: EmulatorEndpoint, notebooks: list[Path], wheels: list[Path
     notebooks_done = publish_notebooks(client, notebooks, databricks.notebook_dir)
     wheels_done = publish_wheels(client, wheels, databricks.wheel_dir)
     scope = fill_dbt_scope(client, emulator, load_environment(environment))
-    return (f"published {len(notebooks_done)} notebooks and {len(wheels_done)} wheels"
-            + (f"; secret scope {scope} holds the emulator's warehouse credentials" if scope else ""))
+    summary = f"published {len(notebooks_done)} notebooks and {len(wheels_done)} wheels"
+    if scope:
+        summary += f"; secret scope {scope} holds the emulator's warehouse credentials"
+    return summary
 
 
 def fill_dbt_scope(client, emulator: EmulatorEndpoint, env) -> str | None:
