@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import local_databricks
 import pytest
@@ -128,3 +129,15 @@ def ensure_volume(client: WorkspaceClient, catalog_name: str, schema: str, volum
         except (ResourceAlreadyExists, ResourceConflict):
             pass
     return f"/Volumes/{catalog_name}/{schema}/{volume}"
+
+
+def run_notebook_task(client: WorkspaceClient, name: str, source: str, **task: Any) -> jobs.Run:
+    """Upload `source` as /Users/dev/<name>, run it as the one task of a submitted run with the
+    given task fields (new_cluster=, existing_cluster_id=, libraries=...), and wait for the end."""
+    path = f"/Users/dev/{name}"
+    upload_notebook(client, path, source)
+    run_id = client.jobs.submit(
+        run_name=name,
+        tasks=[jobs.SubmitTask(task_key=name, notebook_task=jobs.NotebookTask(path), **task)],
+    ).response.run_id
+    return wait_done(client, run_id, timeout=280)

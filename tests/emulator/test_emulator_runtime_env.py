@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from conftest import new_cluster, upload_notebook, wait_done
+from conftest import new_cluster, run_notebook_task
 from databricks.sdk.service import jobs
 from local_databricks.cluster_env import ClusterEnvError, find_python
 from local_databricks.runtimes import RUNTIMES
@@ -29,16 +29,7 @@ dbutils.notebook.exit(json.dumps({
 
 def _submit_report(client, compute: dict) -> jobs.Run:
     """Run the env-reporting notebook on `compute` (new_cluster= or existing_cluster_id=)."""
-    upload_notebook(client, "/Users/dev/report_env", REPORT_ENV)
-    run_id = client.jobs.submit(
-        run_name="report-env",
-        tasks=[
-            jobs.SubmitTask(
-                task_key="env", notebook_task=jobs.NotebookTask("/Users/dev/report_env"), **compute
-            )
-        ],
-    ).response.run_id
-    return wait_done(client, run_id, timeout=280)
+    return run_notebook_task(client, "report_env", REPORT_ENV, **compute)
 
 
 def _report(client, spark_version: str, **spark_env_vars: str) -> dict:

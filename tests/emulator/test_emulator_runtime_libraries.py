@@ -6,7 +6,7 @@ import io
 import zipfile
 
 import requests
-from conftest import ensure_volume, new_cluster, upload_notebook, wait_done
+from conftest import ensure_volume, new_cluster, run_notebook_task, upload_notebook, wait_done
 from databricks.sdk.service import compute, jobs
 
 STRICT_WHEEL = "/Volumes/main/default/libs/py312_only-1.0-py3-none-any.whl"
@@ -77,26 +77,16 @@ def test_the_same_wheel_runs_on_a_runtime_with_its_python(client):
 
 def _humanize_run(client, library: compute.Library) -> tuple[str, int]:
     """The notebook's result when it imports humanize, installed by `library` only; run id."""
-    upload_notebook(
+    run = run_notebook_task(
         client,
-        "/Users/dev/uses_humanize",
+        "uses_humanize",
         "import humanize\ndbutils.notebook.exit(humanize.intcomma(1234567))\n",
+        libraries=[library],
+        new_cluster=new_cluster("16.4.x-scala2.12"),
     )
-    run_id = client.jobs.submit(
-        run_name="humanize",
-        tasks=[
-            jobs.SubmitTask(
-                task_key="nb",
-                notebook_task=jobs.NotebookTask("/Users/dev/uses_humanize"),
-                libraries=[library],
-                new_cluster=new_cluster("16.4.x-scala2.12"),
-            )
-        ],
-    ).response.run_id
-    run = wait_done(client, run_id, timeout=280)
     output = client.jobs.get_run_output(run.tasks[0].run_id)
     assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
-    return output.notebook_output.result, run_id
+    return output.notebook_output.result, run.run_id
 
 
 def test_pypi_library_is_installed_and_importable_in_a_notebook(client, emulator):

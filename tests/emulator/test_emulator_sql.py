@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import new_cluster, upload_notebook, wait_done
+from conftest import new_cluster, run_notebook_task, wait_done
 from databricks.sdk.errors import InvalidParameterValue, ResourceDoesNotExist
 from databricks.sdk.service import jobs, sql
 from databricks.sdk.service.workspace import ImportFormat
@@ -65,24 +65,15 @@ def test_sync_statements_write_and_read_a_delta_table(client):
 
 def test_a_table_a_job_writes_is_queryable_on_the_running_warehouse(client):
     assert run_sql(client, "SELECT 1").status.state == sql.StatementState.SUCCEEDED  # started
-    upload_notebook(
+    run = run_notebook_task(
         client,
-        "/Users/dev/write_returns",
+        "write_returns",
         "spark.sql('CREATE SCHEMA IF NOT EXISTS sales')\n"
         "spark.range(4).selectExpr('id AS return_id').write.format('delta')"
         ".mode('overwrite').saveAsTable('sales.returns')",
+        new_cluster=new_cluster("16.4.x-scala2.12"),
     )
-    run_id = client.jobs.submit(
-        run_name="write-returns",
-        tasks=[
-            jobs.SubmitTask(
-                task_key="write",
-                notebook_task=jobs.NotebookTask("/Users/dev/write_returns"),
-                new_cluster=new_cluster("16.4.x-scala2.12"),
-            )
-        ],
-    ).response.run_id
-    assert wait_done(client, run_id, timeout=280).state.result_state == jobs.RunResultState.SUCCESS
+    assert run.state.result_state == jobs.RunResultState.SUCCESS
 
     response = run_sql(client, "SELECT count(*) FROM sales.returns")
     assert response.status.state == sql.StatementState.SUCCEEDED, response.status.error
