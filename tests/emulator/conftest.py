@@ -38,6 +38,7 @@ def emulator(tmp_path_factory):
             "0",
             "--state-dir",
             str(state_dir),
+            "--exit-with-parent",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

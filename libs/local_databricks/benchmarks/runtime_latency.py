@@ -37,7 +37,7 @@ def start_emulator(state_dir: Path) -> tuple[subprocess.Popen, dict]:
     log = open(state_dir / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(
         [sys.executable, "-m", "local_databricks", "serve", "--port", "0",
-         "--state-dir", str(state_dir)],
+         "--state-dir", str(state_dir), "--exit-with-parent"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
     )
     server_file = state_dir / "server.json"

@@ -17,12 +17,15 @@ import sys
 import threading
 from pathlib import Path
 
+from local_databricks.cluster_pool import MAX_CLUSTERS_ENV, ClusterPool, default_max_clusters
 from local_databricks.clusters_api import ClustersApi, ClusterStore
 from local_databricks.engine import ENGINES, make_engine
 from local_databricks.errors import ApiError
 from local_databricks.faults import FaultInjector, parse_cli_fault
 from local_databricks.jobs_api import JobsApi, JobStore
-from local_databricks.layout import StateLayout, write_private
+from local_databricks.layout import StateLayout, hold_state_dir, write_private
+from local_databricks.lifeline import exit_with_parent
+from local_databricks.processes import ProcessLedger
 from local_databricks.scheduler import Scheduler
 from local_databricks.secrets import SecretStore
 from local_databricks.secrets_api import SecretsApi
@@ -31,6 +34,7 @@ from local_databricks.unity_catalog import UnityCatalog
 from local_databricks.unity_catalog_api import UnityCatalogApi
 from local_databricks.sql_api import SqlApi
 from local_databricks.sql_warehouse import Warehouse
+from local_databricks.store import check_json_files
 from local_databricks.usage import UsageLedger
 from local_databricks.workspace import WorkspaceApi
 
@@ -40,6 +44,12 @@ def serve(args: argparse.Namespace) -> None:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     layout = StateLayout(Path(args.state_dir).resolve()).create()
+    if args.exit_with_parent:
+        exit_with_parent(lambda: os.kill(os.getpid(), signal.SIGTERM), death_signal=True)
+    hold_state_dir(layout)
+    check_json_files([*layout.root.glob("*.json"), layout.catalog_file])
+    for leftover in ProcessLedger(layout.processes_file).end_orphans():
+        logging.warning("stopped %s, left running by a server that was killed", leftover)
     token = args.token or os.environ.get("LOCAL_DATABRICKS_TOKEN") or secrets.token_urlsafe(24)
     faults = FaultInjector()
     for text in args.fault:
@@ -48,7 +58,8 @@ def serve(args: argparse.Namespace) -> None:
     clusters = ClusterStore(layout.root / "clusters.json")
     engine = make_engine(args.engine, layout)
     warehouse = Warehouse(engine, layout)
-    scheduler = Scheduler(layout, engine, faults, usage, clusters, warehouse)
+    pool = ClusterPool(args.max_clusters)
+    scheduler = Scheduler(layout, engine, faults, usage, clusters, warehouse, pool)
     jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, clusters, base_url="")
     sql_api = SqlApi(warehouse, base_url="")
     unity_catalog = UnityCatalog(layout)
@@ -124,6 +135,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     serve_cmd.add_argument("--engine", default="sail", choices=sorted(ENGINES))
     serve_cmd.add_argument(
+        "--max-clusters",
+        type=int,
+        default=None,
+        help=f"clusters (computes) alive at once; a run waiting for one is PENDING (default: "
+        f"{MAX_CLUSTERS_ENV} or 2, what 2 cores carry)",
+    )
+    serve_cmd.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started the server dies (for launchers and tests; "
+        "start the server from a thread that lives as long as that process)",
+    )
+    serve_cmd.add_argument(
         "--log-level",
         default=os.environ.get("LOCAL_DATABRICKS_LOG_LEVEL", "WARNING"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -146,6 +170,8 @@ def main(argv: list[str] | None = None) -> None:
     compute_cmd.add_argument("--engine", default="sail", choices=sorted(ENGINES))
     args = parser.parse_args(argv)
     try:
+        if args.command == "serve" and args.max_clusters is None:
+            args.max_clusters = default_max_clusters()
         {"serve": serve, "compute": compute}[args.command](args)
     except ValueError as error:
         sys.exit(f"error: {error}")

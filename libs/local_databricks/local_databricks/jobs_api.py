@@ -80,7 +80,7 @@ class JobsApi:
     ) -> None:
         self.jobs, self.scheduler, self.clusters = jobs, scheduler, clusters
         self.base_url = base_url
-        self._idempotency: dict[str, int] = {}
+        self._idempotency = scheduler.idempotency_tokens  # token -> run_id, kept on disk
         # A retry can race the request it retries: look up, start and record under one lock.
         self._idempotency_lock = threading.Lock()
 

@@ -6,9 +6,12 @@ reads them in a child process) agree on it.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from local_databricks.store import atomic_write
 
 NOTEBOOK_HEADERS = {
     "PYTHON": "# Databricks notebook source",
@@ -58,6 +61,11 @@ class StateLayout:
         return self.root / "server.json"
 
     @property
+    def processes_file(self) -> Path:
+        """The server's child processes (see processes.py)."""
+        return self.root / "processes.json"
+
+    @property
     def secrets_file(self) -> Path:
         return self.root / "secrets.json"
 
@@ -104,13 +112,24 @@ def notebook_language(content: bytes) -> str | None:
     return None
 
 
+def hold_state_dir(layout: StateLayout) -> None:
+    """One server per state dir: a second one would share its runs and end its children as
+    leftovers. The lock is held until this process exits (its descriptor is never closed), and
+    released by the system even when the process is killed."""
+    fd = os.open(layout.root / "server.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ValueError(
+            f"state dir {layout.root} is in use by another emulator server (its pid is in "
+            f"{layout.server_file}): stop that one, or give this one another --state-dir"
+        ) from None
+
+
 def write_private(path: Path, text: str) -> None:
     """Owner-only from the first byte, and renamed into place: readers never see half a file."""
-    partial = path.with_name(f".{path.name}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-    os.replace(partial, path)
+    atomic_write(path, text, mode=0o600)
 
 
 def _under(root: Path, path: str) -> Path:
