@@ -66,8 +66,10 @@ class RunStore:
         self._dir, self._ids_file = runs_dir, ids_file
         self._lock = threading.Lock()
         reserved = read_json(ids_file, {"reserved_below": FIRST_RUN_ID})["reserved_below"]
-        # Past every id on disk too: run dirs of a state dir older than the counter file.
-        used = [int(p.name) for p in runs_dir.iterdir() if p.name.isdigit()]
+        # Past every id on disk too (runs/<run_id>/<task_run_id>): the directories of a state
+        # dir older than the counter file.
+        dirs = [*runs_dir.glob("*"), *runs_dir.glob("*/*")]
+        used = [int(p.name) for p in dirs if p.name.isdigit() and p.is_dir()]
         self._next = max([reserved, *(i + 1 for i in used)])
         self._reserved_below = self._next
 
