@@ -34,7 +34,7 @@ from local_databricks.unity_catalog import UnityCatalog
 from local_databricks.unity_catalog_api import UnityCatalogApi
 from local_databricks.sql_api import SqlApi
 from local_databricks.sql_warehouse import Warehouse
-from local_databricks.store import check_json_files
+from local_databricks.store import check_json_files, write_json
 from local_databricks.usage import UsageLedger
 from local_databricks.workspace import WorkspaceApi
 
@@ -108,7 +108,7 @@ def compute(args: argparse.Namespace) -> None:
     engine = make_engine(args.engine, layout)
     spark_compute = engine.start("standalone", layout.runs / "standalone-compute.log")
     info = {"spark_remote": spark_compute.url, "pid": os.getpid()}
-    (layout.root / "compute.json").write_text(json.dumps(info))
+    write_json(layout.root / "compute.json", info)
     print(json.dumps(info), flush=True)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

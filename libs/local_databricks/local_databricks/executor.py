@@ -113,14 +113,14 @@ class TaskProcess:
             while self._proc.poll() is None:
                 reason = should_stop()
                 if reason:
-                    self._kill()
+                    self.kill()
                     return stopped_outcome(reason)
                 time.sleep(0.1)
             return self._outcome()
         finally:
             self._ledger.forget(self._proc.pid)
 
-    def _kill(self) -> None:
+    def kill(self) -> None:
         if self._proc.poll() is None:
             os.killpg(self._proc.pid, signal.SIGTERM)
             try:

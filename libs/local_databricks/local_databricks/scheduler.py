@@ -286,10 +286,11 @@ class Scheduler:
     def _skip_pending(self, run: Run, result: str, message: str, only_unstarted=False) -> None:
         """End the tasks not done (`only_unstarted`: those not started yet); call with
         run.changed held."""
-        for task in run.tasks:
-            if not task.done and not (only_unstarted and task.start_time):
-                task.finish("TERMINATED", result, message)
-        self.store.save(run)
+        ending = [t for t in run.tasks if not t.done and not (only_unstarted and t.start_time)]
+        for task in ending:
+            task.finish("TERMINATED", result, message)
+        if ending:
+            self.store.save(run)
 
     def _run_task(self, run: Run, task: TaskRun, clusters: RunClusters) -> None:
         task_dir = self.layout.runs / str(run.run_id) / str(task.run_id)
