@@ -69,7 +69,9 @@ def check_declared_size(request: Request, limit: BodyLimit) -> None:
     length = declared_length(request)
     if length is not None and length > limit.max_bytes:
         raise limit.error(length)
-    request.max_content_length = limit.max_bytes
+    # One byte over the limit: werkzeug stops a chunked body at its maximum without an error,
+    # so reading that one byte is how an over-long chunked body shows (_Guarded).
+    request.max_content_length = limit.max_bytes + 1
     request.max_form_memory_size = limit.max_bytes
 
 
@@ -120,15 +122,19 @@ class _Guarded:
     """The body stream, turning werkzeug's limit and disconnect errors into API errors."""
 
     def __init__(self, raw: IO[bytes], limit: BodyLimit) -> None:
-        self._raw, self._limit = raw, limit
+        self._raw, self._limit, self._read = raw, limit, 0
 
     def read(self, size: int = -1) -> bytes:
         try:
-            return self._raw.read(size)
+            data = self._raw.read(size)
         except RequestEntityTooLarge:
             raise self._limit.error("more than allowed") from None
         except ClientDisconnected:
             raise _ended_early() from None
+        self._read += len(data)
+        if self._read > self._limit.max_bytes:
+            raise self._limit.error(f"at least {self._read}")
+        return data
 
 
 def _no_constant(name: str) -> None:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 API_PREFIX = re.compile(r"^/api/2\.[012]/(.+)$")
 RUN_PAGE = re.compile(r"/run/([0-9]+)")
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+DRAIN_TIMEOUT_SECONDS = 1.0
 SDK_APIS = {
     "jobs": jobs.JobsAPI,
     "workspace": workspace.WorkspaceAPI,
@@ -124,7 +125,7 @@ class EmulatorApp:
                 )
             )
         headers.setdefault("Content-Length", str(len(payload)))
-        return Response([payload], status, headers)(environ, start_response)
+        return Response(_sent(payload, environ), status, headers)(environ, start_response)
 
     def _handle(self, request: Request, path: str) -> tuple[int, dict[str, str], bytes]:
         self._check_host(request)
@@ -234,6 +235,16 @@ class EmulatorApp:
         run = found[0]
         html = run_page.render(run, self.emulator.usage.run_usage(run.run_id)).encode()
         return 200, {"Content-Type": "text/html; charset=utf-8"}, html
+
+
+def _sent(payload: bytes, environ: dict[str, Any]):
+    """The response body; once it is out, werkzeug reads and drops what is left of a request
+    body the handler refused to read. A short timeout keeps a client that stopped sending (but
+    keeps the connection open) from holding the thread in that read."""
+    yield payload
+    connection = environ.get("werkzeug.socket")
+    if connection is not None:
+        connection.settimeout(DRAIN_TIMEOUT_SECONDS)
 
 
 def _json(body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
