@@ -128,7 +128,7 @@ def write_private(path: Path, text: str) -> None:
 def write_atomic(path: Path, chunks) -> None:
     """Write `chunks` (bytes, or an iterable of bytes) beside `path`, then rename over it: a
     failure midway leaves the old file (or none), never half of the new one."""
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=".partial")
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix="~")
     try:
         with os.fdopen(fd, "wb") as file:
             for chunk in [chunks] if isinstance(chunks, bytes) else chunks:

@@ -23,6 +23,9 @@ MAX_IMPORT_BYTES = 10 * 1024 * 1024  # workspace/import content: MAX_NOTEBOOK_SI
 MAX_DBFS_PUT_BYTES = 1024 * 1024  # dbfs/put inline contents: MAX_BLOCK_SIZE_EXCEEDED
 # The workspace root and its special folders: the service lets no one delete them.
 UNDELETABLE = ("/", "/Users", "/Shared", "/Repos")
+# (status, error_code) when a file sits where a folder is needed: Workspace/DBFS, Files API.
+CONFLICT = (400, "RESOURCE_ALREADY_EXISTS")
+FILES_CONFLICT = (409, "ALREADY_EXISTS")
 # Paths of other file systems: the Workspace API refuses them (Files API / DBFS API instead).
 FOREIGN_PREFIXES = {"/Volumes/": "the Files API (PUT /api/2.0/fs/files/Volumes/...)",
                     "/dbfs/": "the DBFS API (POST /api/2.0/dbfs/put)"}
@@ -200,7 +203,7 @@ class WorkspaceApi:
                 raise ApiError(409, "ALREADY_EXISTS", f"{path} is a directory")
             if local.exists() and query.get("overwrite", "false").lower() != "true":
                 raise ApiError(409, "ALREADY_EXISTS", f"{path} already exists; pass overwrite=true")
-            _make_parents(local, path, self.layout.root, conflict=(409, "ALREADY_EXISTS"))
+            _make_parents(local, path, self.layout.root, conflict=FILES_CONFLICT)
             write_atomic(local, iter(lambda: body.read(1024 * 1024), b""))
             return 204, {}, b""
         if not local.is_file():
@@ -217,7 +220,7 @@ class WorkspaceApi:
     ) -> tuple[int, dict[str, str], bytes]:
         if method != "PUT":
             raise ApiError(405, "NOT_IMPLEMENTED", f"{method} on fs/directories is not emulated")
-        _make_dirs(self._files_path(path), path, self.layout.root, conflict=(409, "ALREADY_EXISTS"))
+        _make_dirs(self._files_path(path), path, self.layout.root, conflict=FILES_CONFLICT)
         return 204, {}, b""
 
 
@@ -229,17 +232,14 @@ def _decoded(text: Any, field: str) -> bytes:
         raise invalid(f"'{field}' is not valid base64; send the bytes base64-encoded") from None
 
 
-def _make_dirs(
-    local: Path, path: str, root: Path, conflict: tuple[int, str] = (400, "RESOURCE_ALREADY_EXISTS")
-) -> None:
+def _make_dirs(local: Path, path: str, root: Path, conflict: tuple[int, str] = CONFLICT) -> None:
     """mkdir -p, with the service's error when a file sits where a folder is needed."""
     for folder in (*reversed(local.parents), local):
         if folder.is_relative_to(root) and folder.exists() and not folder.is_dir():
-            raise ApiError(*conflict, f"Cannot create {path}: a file exists where a folder is needed")
+            message = f"Cannot create {path}: a file exists where a folder is needed"
+            raise ApiError(*conflict, message)
     local.mkdir(parents=True, exist_ok=True)
 
 
-def _make_parents(
-    local: Path, path: str, root: Path, conflict: tuple[int, str] = (400, "RESOURCE_ALREADY_EXISTS")
-) -> None:
+def _make_parents(local: Path, path: str, root: Path, conflict: tuple[int, str] = CONFLICT) -> None:
     _make_dirs(local.parent, path, root, conflict)
