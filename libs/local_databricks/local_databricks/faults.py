@@ -6,6 +6,8 @@ A fault is a dict (POST /emulator/faults body, or `--fault k=v,k=v` on the comma
   {"run": "hang", "count": 1}                                next run's tasks hang until cancelled
   {"run": "slow_start", "seconds": 5, "count": 1}            next run stays PENDING 5 s longer
   {"run": "slow_finish", "seconds": 5, "count": 1}           next run stays TERMINATING 5 s
+Seconds are finite, 0 to MAX_FAULT_SECONDS; faults apply to /api/ paths only, so the
+/emulator/ endpoints that clear them always answer.
 """
 
 from __future__ import annotations
