@@ -1,4 +1,4 @@
-"""A request's body, read only after the caller is authenticated and only up to its size limit.
+"""A request's body, read only up to its route's size limit.
 
 Limits are Databricks' own where it documents one: a Jobs API request is at most 10 MB, a
 workspace import's content 10 MB (MAX_NOTEBOOK_SIZE_EXCEEDED), a DBFS put's inline contents
@@ -103,14 +103,15 @@ def json_fields(data: bytes) -> dict[str, Any]:
     return parsed
 
 
-def form_fields(request: Request) -> dict[str, Any]:
+def form_fields(request: Request, limit: BodyLimit) -> dict[str, Any]:
     """Fields of a multipart/form-data body; file parts come back base64 encoded."""
+    check_declared_size(request, limit)
     try:
         fields: dict[str, Any] = dict(request.form.items())
         for name, upload in request.files.items():
             fields[name] = b64encode(upload.read()).decode()
     except RequestEntityTooLarge:
-        raise DEFAULT_LIMIT.error("more than allowed") from None
+        raise limit.error("more than allowed") from None
     except ClientDisconnected:
         raise _ended_early() from None
     if "content" in fields and "content" not in request.files:

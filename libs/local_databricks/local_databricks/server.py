@@ -189,8 +189,7 @@ class EmulatorApp:
         self, request: Request, query: dict[str, Any], limit: request_body.BodyLimit
     ) -> dict[str, Any]:
         if request.mimetype == "multipart/form-data":
-            request_body.check_declared_size(request, limit)
-            return request_body.form_fields(request)
+            return request_body.form_fields(request, limit)
         data = request_body.read(request, limit)
         return query | request_body.json_fields(data) if data.strip() else query
 
