@@ -73,9 +73,20 @@ class StateLayout:
         """The key that signs run page links (run_links.py)."""
         return self.root / "run-links.key"
 
+    @property
+    def partial(self) -> Path:
+        """Uploads being written (write_atomic), out of sight of workspace/list and DBFS."""
+        return self.root / "partial"
+
     def create(self) -> StateLayout:
         for directory in (
-            self.workspace, self.dbfs, self.volumes, self.warehouse, self.runs, self.driver_home
+            self.workspace,
+            self.dbfs,
+            self.volumes,
+            self.warehouse,
+            self.runs,
+            self.driver_home,
+            self.partial,
         ):
             directory.mkdir(parents=True, exist_ok=True)
         return self
@@ -106,6 +117,21 @@ class StateLayout:
                 return candidate
         return None
 
+    def write_atomic(self, path: Path, chunks) -> None:
+        """Write `chunks` (bytes, or an iterable of bytes) to `path` by way of a partial file
+        renamed over it: a failure midway leaves the old file (or none), never half of the new
+        one."""
+        fd, partial = tempfile.mkstemp(dir=self.partial)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
+                    file.write(chunk)
+            os.chmod(partial, 0o644)  # as any other upload; mkstemp makes it owner-only
+            os.replace(partial, path)
+        except BaseException:
+            os.unlink(partial)
+            raise
+
 
 def notebook_language(content: bytes) -> str | None:
     """The language of a SOURCE notebook, or None when the content is a plain file."""
@@ -123,20 +149,6 @@ def write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as file:
         file.write(text)
     os.replace(partial, path)
-
-
-def write_atomic(path: Path, chunks) -> None:
-    """Write `chunks` (bytes, or an iterable of bytes) beside `path`, then rename over it: a
-    failure midway leaves the old file (or none), never half of the new one."""
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix="~")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
-                file.write(chunk)
-        os.replace(partial, path)
-    except BaseException:
-        os.unlink(partial)
-        raise
 
 
 def check_path(path: str) -> None:

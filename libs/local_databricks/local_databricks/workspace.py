@@ -14,7 +14,6 @@ from local_databricks.layout import (
     StateLayout,
     check_path,
     notebook_language,
-    write_atomic,
 )
 from local_databricks.unity_catalog import UnityCatalog
 
@@ -88,7 +87,7 @@ class WorkspaceApi:
         if target.exists() and not body.get("overwrite"):
             raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"{path} already exists; set overwrite")
         _make_parents(target, path, self.layout.workspace)
-        write_atomic(target, content)
+        self.layout.write_atomic(target, content)
         return {}
 
     def _existing(self, path: str) -> Path:
@@ -167,7 +166,7 @@ class WorkspaceApi:
         if target.exists() and not body.get("overwrite"):
             raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"{path} already exists")
         _make_parents(target, path, self.layout.dbfs)
-        write_atomic(target, contents)
+        self.layout.write_atomic(target, contents)
         return {}
 
     def dbfs_get_status(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -204,7 +203,7 @@ class WorkspaceApi:
             if local.exists() and query.get("overwrite", "false").lower() != "true":
                 raise ApiError(409, "ALREADY_EXISTS", f"{path} already exists; pass overwrite=true")
             _make_parents(local, path, self.layout.root, conflict=FILES_CONFLICT)
-            write_atomic(local, iter(lambda: body.read(1024 * 1024), b""))
+            self.layout.write_atomic(local, iter(lambda: body.read(1024 * 1024), b""))
             return 204, {}, b""
         if not local.is_file():
             raise not_found(f"File {path} does not exist.")
