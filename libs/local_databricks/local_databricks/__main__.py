@@ -26,6 +26,7 @@ from local_databricks.jobs_api import JobsApi, JobStore
 from local_databricks.layout import StateLayout, hold_state_dir, write_private
 from local_databricks.lifeline import exit_with_parent
 from local_databricks.processes import ProcessLedger
+from local_databricks.run_links import RunLinks
 from local_databricks.scheduler import Scheduler
 from local_databricks.secrets import SecretStore
 from local_databricks.secrets_api import SecretsApi
@@ -60,7 +61,8 @@ def serve(args: argparse.Namespace) -> None:
     warehouse = Warehouse(engine, layout)
     pool = ClusterPool(args.max_clusters)
     scheduler = Scheduler(layout, engine, faults, usage, clusters, warehouse, pool)
-    jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, clusters, base_url="")
+    links = RunLinks.load(layout.run_links_key)
+    jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, clusters, links)
     sql_api = SqlApi(warehouse, base_url="")
     unity_catalog = UnityCatalog(layout)
     for name in args.catalog:
@@ -80,10 +82,12 @@ def serve(args: argparse.Namespace) -> None:
         apis,
         sql_api,
     )
-    httpd = make_server(args.host, args.port, emulator, in_container=args.in_container)
+    httpd = make_server(
+        args.host, args.port, emulator, args.in_container, tuple(args.allowed_host)
+    )
     host, port = httpd.server_address[:2]
     base_url = f"http://{host}:{port}"
-    jobs_api.base_url = sql_api.base_url = base_url
+    links.base_url = sql_api.base_url = base_url
     info = {"url": base_url, "host": host, "port": port, "token": token, "pid": os.getpid()}
     write_private(layout.server_file, json.dumps(info))
     print(f"local databricks serving on {base_url} (state {layout.root})", flush=True)
@@ -128,6 +132,9 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd.add_argument("--in-container", action="store_true",
                            help="allow a --host other than loopback (compose publishes the port "
                            "on 127.0.0.1 only)")
+    serve_cmd.add_argument("--allowed-host", action="append", default=[],
+                           help="a Host name to answer besides 127.0.0.1 and localhost, e.g. "
+                           "a compose service name (repeatable; others are refused)")
     serve_cmd.add_argument("--port", type=int, default=0, help="0 picks a free port")
     serve_cmd.add_argument("--state-dir", required=True)
     serve_cmd.add_argument(

@@ -10,6 +10,7 @@ from typing import Any
 from local_databricks.clusters_api import ClusterStore
 from local_databricks.errors import ApiError, invalid, not_found
 from local_databricks.job_rules import check_job_settings, check_tasks
+from local_databricks.run_links import RunLinks
 from local_databricks.run_views import output_dict, run_dict, task_run_dict
 from local_databricks.scheduler import Run, Scheduler
 from local_databricks.store import read_json, write_json
@@ -76,10 +77,10 @@ class JobStore:
 
 class JobsApi:
     def __init__(
-        self, jobs: JobStore, scheduler: Scheduler, clusters: ClusterStore, base_url: str
+        self, jobs: JobStore, scheduler: Scheduler, clusters: ClusterStore, links: RunLinks
     ) -> None:
         self.jobs, self.scheduler, self.clusters = jobs, scheduler, clusters
-        self.base_url = base_url
+        self.links = links
         self._idempotency = scheduler.idempotency_tokens  # token -> run_id, kept on disk
         # A retry can race the request it retries: look up, start and record under one lock.
         self._idempotency_lock = threading.Lock()
@@ -216,8 +217,8 @@ class JobsApi:
     def get_run(self, body: dict[str, Any]) -> dict[str, Any]:
         run, task = self._find(body["run_id"])
         if task is not None:
-            return task_run_dict(run, task, self.base_url)
-        return run_dict(run, self.base_url, include_history=body.get("include_history", False))
+            return task_run_dict(run, task, self.links)
+        return run_dict(run, self.links, include_history=body.get("include_history", False))
 
     def get_output(self, body: dict[str, Any]) -> dict[str, Any]:
         run, task = self._find(body["run_id"])
@@ -228,7 +229,7 @@ class JobsApi:
                     "Please retrieve the output of each individual task run instead."
                 )
             task = run.tasks[0]
-        return output_dict(run, task, self.base_url)
+        return output_dict(run, task, self.links)
 
     def cancel(self, body: dict[str, Any]) -> dict[str, Any]:
         self.scheduler.cancel(self._run(body["run_id"]))
@@ -251,7 +252,7 @@ class JobsApi:
         if body.get("completed_only"):
             runs = [r for r in runs if r.done]
         offset, limit = body.get("offset", 0), body.get("limit") or 25
-        page = [run_dict(r, self.base_url) for r in runs[offset : offset + limit]]
+        page = [run_dict(r, self.links) for r in runs[offset : offset + limit]]
         return {"runs": page, "has_more": offset + limit < len(runs)} if page else {}
 
     def repair(self, body: dict[str, Any]) -> dict[str, Any]:

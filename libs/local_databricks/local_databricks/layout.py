@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from local_databricks.errors import InvalidPath
 from local_databricks.store import atomic_write
 
 NOTEBOOK_HEADERS = {
@@ -19,6 +21,10 @@ NOTEBOOK_HEADERS = {
     "SCALA": "// Databricks notebook source",
     "R": "# Databricks notebook source",
 }
+# What the local file systems hold: a name of at most 255 bytes, a path well below PATH_MAX
+# once the state directory is in front of it.
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 2048
 
 
 @dataclass(frozen=True)
@@ -69,16 +75,32 @@ class StateLayout:
     def secrets_file(self) -> Path:
         return self.root / "secrets.json"
 
+    @property
+    def run_links_key(self) -> Path:
+        """The key that signs run page links (run_links.py)."""
+        return self.root / "run-links.key"
+
+    @property
+    def partial(self) -> Path:
+        """Uploads being written (write_atomic), out of sight of workspace/list and DBFS."""
+        return self.root / "partial"
+
     def create(self) -> StateLayout:
         for directory in (
-            self.workspace, self.dbfs, self.volumes, self.warehouse, self.runs, self.driver_home
+            self.workspace,
+            self.dbfs,
+            self.volumes,
+            self.warehouse,
+            self.runs,
+            self.driver_home,
+            self.partial,
         ):
             directory.mkdir(parents=True, exist_ok=True)
         return self
 
     def workspace_path(self, path: str) -> Path:
         """Local file of a workspace path such as /Users/me/nb or /Workspace/Users/me/nb."""
-        if path.startswith("/Workspace/"):
+        if path == "/Workspace" or path.startswith("/Workspace/"):
             path = path[len("/Workspace") :]
         return _under(self.workspace, path)
 
@@ -101,6 +123,21 @@ class StateLayout:
             if candidate.is_file():
                 return candidate
         return None
+
+    def write_atomic(self, path: Path, chunks) -> None:
+        """Write `chunks` (bytes, or an iterable of bytes) to `path` by way of a partial file
+        renamed over it: a failure midway leaves the old file (or none), never half of the new
+        one."""
+        fd, partial = tempfile.mkstemp(dir=self.partial)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
+                    file.write(chunk)
+            os.chmod(partial, 0o644)  # as any other upload; mkstemp makes it owner-only
+            os.replace(partial, path)
+        except BaseException:
+            os.unlink(partial)
+            raise
 
 
 def notebook_language(content: bytes) -> str | None:
@@ -132,9 +169,30 @@ def write_private(path: Path, text: str) -> None:
     atomic_write(path, text, mode=0o600)
 
 
+def check_path(path: str) -> None:
+    """Refuse a path no Databricks file system holds, naming what is wrong with it."""
+    shown = repr(path[:200]) if isinstance(path, str) else repr(path)
+    if not isinstance(path, str):
+        raise InvalidPath(f"Path {shown} is not a string")
+    if "\x00" in path:
+        raise InvalidPath(f"Path {shown} contains a NUL character")
+    try:
+        size = len(path.encode())
+    except UnicodeEncodeError:
+        raise InvalidPath(f"Path {shown} is not valid Unicode (a lone surrogate)") from None
+    if size > MAX_PATH_BYTES:
+        raise InvalidPath(f"Path {shown}... is {size} bytes long; the limit is {MAX_PATH_BYTES}")
+    names = path.split("/")
+    if ".." in names:
+        raise InvalidPath(f"Path {shown} contains '..'; give the path without it")
+    if any(len(name.encode()) > MAX_NAME_BYTES for name in names):
+        raise InvalidPath(f"Path {shown} has a name longer than {MAX_NAME_BYTES} bytes")
+
+
 def _under(root: Path, path: str) -> Path:
-    """`root/path`, refusing paths that climb out of root."""
+    """`root/path`, refusing bad paths and paths that climb out of root (e.g. by a symlink)."""
+    check_path(path)
     target = (root / path.lstrip("/")).resolve()
     if target != root.resolve() and root.resolve() not in target.parents:
-        raise ValueError(f"path {path!r} escapes {root}")
+        raise InvalidPath(f"Path {path[:200]!r} leads outside its file system")
     return target
