@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,10 @@ from databricks.sdk.service import compute, jobs
 LIB_ROOT = Path(local_databricks.__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory):
-    """The server's info dict: url, token, port, state_dir."""
-    state_dir = tmp_path_factory.mktemp("emulator-state")
+@contextlib.contextmanager
+def serve_emulator(state_dir: Path, *serve_args: str) -> Iterator[dict[str, Any]]:
+    """A real emulator server (own process group, port 0) with extra `serve` flags; yields its
+    info dict: url, token, port, state_dir."""
     env = os.environ | {
         "PYTHONPATH": os.pathsep.join(filter(None, [str(LIB_ROOT), os.environ.get("PYTHONPATH")]))
     }
@@ -38,28 +40,37 @@ def emulator(tmp_path_factory):
             "0",
             "--state-dir",
             str(state_dir),
+            *serve_args,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
         env=env,
     )
-    server_file = state_dir / "server.json"
-    deadline = time.monotonic() + 30
-    while not server_file.exists():
-        assert proc.poll() is None, (state_dir / "server.log").read_text()
-        assert time.monotonic() < deadline, "emulator did not start in 30 s"
-        time.sleep(0.1)
-    time.sleep(0.1)
-    info = json.loads(server_file.read_text()) | {"state_dir": state_dir}
-    yield info
-    os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
+        server_file = state_dir / "server.json"
+        deadline = time.monotonic() + 30
+        while not server_file.exists():
+            assert proc.poll() is None, (state_dir / "server.log").read_text()
+            assert time.monotonic() < deadline, "emulator did not start in 30 s"
+            time.sleep(0.1)
+        time.sleep(0.1)
+        yield json.loads(server_file.read_text()) | {"state_dir": state_dir}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    """The server's info dict: url, token, port, state_dir."""
+    with serve_emulator(tmp_path_factory.mktemp("emulator-state")) as info:
+        yield info
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from local_databricks.engine import ENGINES, make_engine
 from local_databricks.errors import ApiError
 from local_databricks.faults import FaultInjector, parse_cli_fault
 from local_databricks.jobs_api import JobsApi, JobStore
+from local_databricks import limits
 from local_databricks.layout import StateLayout, write_private
 from local_databricks.scheduler import Scheduler
 from local_databricks.secrets import SecretStore
@@ -48,8 +49,14 @@ def serve(args: argparse.Namespace) -> None:
     clusters = ClusterStore(layout.root / "clusters.json")
     engine = make_engine(args.engine, layout)
     warehouse = Warehouse(engine, layout)
+    workspace_limits = limits.from_arguments(args)
     scheduler = Scheduler(layout, engine, faults, usage, clusters, warehouse)
-    jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, clusters, base_url="")
+    scheduler.execution_contexts = limits.ExecutionContexts(
+        workspace_limits.execution_contexts_per_cluster
+    )
+    jobs_api = JobsApi(
+        JobStore(layout.root / "jobs.json"), scheduler, clusters, "", limits=workspace_limits
+    )
     sql_api = SqlApi(warehouse, base_url="")
     unity_catalog = UnityCatalog(layout)
     for name in args.catalog:
@@ -141,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         help="e.g. endpoint=jobs/runs/get,status=429,count=2 or run=fail",
     )
+    limits.add_arguments(serve_cmd)
     compute_cmd = commands.add_parser("compute", help="run one Spark Connect compute")
     compute_cmd.add_argument("--state-dir", required=True)
     compute_cmd.add_argument("--engine", default="sail", choices=sorted(ENGINES))

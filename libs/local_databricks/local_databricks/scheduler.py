@@ -26,6 +26,7 @@ from local_databricks.executor import Outcome, TaskProcess, UnsupportedTaskError
 from local_databricks.faults import FaultInjector
 from local_databricks.layout import StateLayout
 from local_databricks.libraries import LibraryInstallError, install_library, library_id
+from local_databricks.limits import ExecutionContexts, cluster_identity
 from local_databricks.unity_catalog import initial_catalog
 from local_databricks.sql_task import run_sql_task
 from local_databricks.sql_warehouse import Warehouse
@@ -245,6 +246,7 @@ class Scheduler:
         self.layout, self.engine, self.faults, self.usage = layout, engine, faults, usage
         self.clusters = clusters  # all-purpose clusters that tasks name by existing_cluster_id
         self.warehouse = warehouse  # runs sql_task tasks
+        self.execution_contexts = ExecutionContexts()  # one per task run on a cluster
         self._ids = itertools.count(int(time.time()) % 100000 * 1000)
         self._lock = threading.Lock()
         self.runs: dict[int, Run] = {}
@@ -483,7 +485,9 @@ class Scheduler:
         compute = cluster.compute
         env = task_environment(self.layout, cluster.env, compute.url)
         process = TaskProcess(spec, task_dir, cluster.env.python, env)
-        outcome = process.wait(should_stop)
+        cluster_id = cluster_identity(run.run_id, clusters.key_for(task.spec))
+        with self.execution_contexts.open(cluster_id):
+            outcome = process.wait(should_stop)
         if outcome.result_state == "SUCCESS":
             compute.sync_catalog()
         return outcome
