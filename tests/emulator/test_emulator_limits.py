@@ -20,7 +20,8 @@ NOTEBOOK = "/Shared/limits/noop"
 
 def call(server, method: str, path: str, body: dict) -> requests.Response:
     headers = {"Authorization": f"Bearer {server['token']}"}
-    return requests.request(method, f"{server['url']}{path}", json=body, headers=headers, timeout=60)
+    url = f"{server['url']}{path}"
+    return requests.request(method, url, json=body, headers=headers, timeout=60)
 
 
 def tasks(count: int, **fields) -> list[dict]:
@@ -46,8 +47,9 @@ def limited(tmp_path_factory):
         yield server
 
 
-def start_hanging_job(server, task_count: int) -> int:
-    """run-now of a job whose `task_count` tasks share one job cluster and hang until cancelled."""
+def start_hanging_job(server, task_count: int) -> tuple[int, int]:
+    """run-now of a job whose `task_count` tasks share one job cluster and hang until cancelled;
+    (job_id, run_id)."""
     cluster = {"spark_version": "16.4.x-scala2.12", "node_type_id": "local", "num_workers": 0}
     created = call(
         server,
@@ -61,9 +63,10 @@ def start_hanging_job(server, task_count: int) -> int:
     )
     assert created.status_code == 200, created.text
     assert call(server, "POST", "/emulator/faults", {"run": "hang"}).status_code == 200
-    started = call(server, "POST", "/api/2.2/jobs/run-now", {"job_id": created.json()["job_id"]})
+    job_id = created.json()["job_id"]
+    started = call(server, "POST", "/api/2.2/jobs/run-now", {"job_id": job_id})
     assert started.status_code == 200, started.text
-    return started.json()["run_id"]
+    return job_id, started.json()["run_id"]
 
 
 def wait_for_tasks(server, run_id: int, done, timeout: float = 120) -> dict:
@@ -127,15 +130,14 @@ def test_more_than_100_tasks_only_through_api_2_2(emulator, client):
 
 
 def test_task_runs_beyond_a_clusters_execution_contexts_fail(limited):
-    run_id = start_hanging_job(limited, task_count=3)
+    _, run_id = start_hanging_job(limited, task_count=3)
     try:
         states = wait_for_tasks(
             limited,
             run_id,
-            lambda by_key: sum(t["state"].get("result_state") == "FAILED" for t in by_key.values())
-            == 1,
+            lambda ts: sum(t["state"].get("result_state") == "FAILED" for t in ts.values()) == 1,
         )
-        (failed,) = [t for t in states.values() if t["state"].get("result_state") == "FAILED"]
+        (failed,) = (t for t in states.values() if t["state"].get("result_state") == "FAILED")
         message = "Too many execution contexts are open right now. (Limit set to 2)"
         assert failed["state"]["state_message"] == message
         output = call(limited, "GET", "/api/2.2/jobs/runs/get-output", {"run_id": failed["run_id"]})
@@ -148,14 +150,14 @@ def test_task_runs_beyond_a_clusters_execution_contexts_fail(limited):
 
 
 def test_runs_past_the_concurrent_task_run_limit_are_answered_429(limited):
-    run_id = start_hanging_job(limited, task_count=2)
+    job_id, run_id = start_hanging_job(limited, task_count=2)
     try:
-        wait_for_tasks(
+        running = wait_for_tasks(
             limited,
             run_id,
-            lambda by_key: all(t["state"]["life_cycle_state"] == "RUNNING" for t in by_key.values()),
+            lambda ts: all(t["state"]["life_cycle_state"] == "RUNNING" for t in ts.values()),
         )
-        job_id = call(limited, "GET", "/api/2.2/jobs/runs/get", {"run_id": run_id}).json()["job_id"]
+        assert len(running) == 2
         submit = {"run_name": "one-more", "tasks": tasks(1)}
         for path, body in (("jobs/runs/submit", submit), ("jobs/run-now", {"job_id": job_id})):
             status, code, message = refusal(call(limited, "POST", f"/api/2.2/{path}", body))

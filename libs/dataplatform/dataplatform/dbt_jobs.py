@@ -59,13 +59,19 @@ class PlannedJob:
     ``SOURCE_TESTS_TASK_ID``), the tasks of each of its clusters, the jobs it runs after."""
 
     tasks: tuple[str, ...]
-    clusters: tuple[tuple[str, ...], ...]
-    chains_per_cluster: tuple[int, ...]  # the most tasks each cluster can run at once
+    # Per cluster, its chains: each task of a chain depends on the one before it, so a cluster
+    # never runs more tasks at once than it has chains.
+    clusters: tuple[tuple[tuple[str, ...], ...], ...]
     folders: tuple[tuple[str, int], ...]  # (folder, tasks of it in this job)
     upstream_jobs: tuple[int, ...]
 
     def cluster_of(self) -> dict[str, int]:
-        return {task: index for index, tasks in enumerate(self.clusters) for task in tasks}
+        return {
+            task: index
+            for index, chains in enumerate(self.clusters)
+            for chain in chains
+            for task in chain
+        }
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,9 @@ class JobPlan:
     limits: JobLimits
 
 
-def plan_jobs(graph: DbtGraph, limits: JobLimits = JobLimits()) -> JobPlan:
-    """The jobs and clusters of ``graph`` (see the module doc)."""
+def plan_jobs(graph: DbtGraph, limits: JobLimits | None = None) -> JobPlan:
+    """The jobs and clusters of ``graph`` (see the module doc); Databricks' limits by default."""
+    limits = limits or JobLimits()
     upstream, folder = _tasks(graph)
     order = _folder_order(upstream, folder)
     cuts = _cut(order, limits.max_tasks_per_job) or [()]  # nothing selected: one job
@@ -92,8 +99,7 @@ def plan_jobs(graph: DbtGraph, limits: JobLimits = JobLimits()) -> JobPlan:
         jobs.append(
             PlannedJob(
                 tasks=tasks,
-                clusters=tuple(tuple(t for chain in group for t in chain) for group in clusters),
-                chains_per_cluster=tuple(len(group) for group in clusters),
+                clusters=tuple(tuple(group) for group in clusters),
                 folders=tuple(counts.items()),
                 upstream_jobs=tuple(
                     sorted({job_of[p] for t in tasks for p in upstream[t]} - {index})
@@ -273,13 +279,13 @@ def describe(
     ]
     for index, job in enumerate(plan.jobs):
         after = ", ".join(job_group_id(group_id, plan, u) for u in job.upstream_jobs) or "-"
-        sizes = sorted(len(tasks) for tasks in job.clusters)
+        sizes = sorted(sum(map(len, chains)) for chains in job.clusters)
         keys = [cluster_key(base_key, i) for i in range(len(job.clusters))]
         lines += [
             f"job {job_group_id(group_id, plan, index)}: {len(job.tasks)} tasks, "
             f"runs after: {after}",
             f"  {len(keys)} cluster(s) {keys[0]}{'..' + keys[-1] if len(keys) > 1 else ''}: "
-            f"{sizes[0]}-{sizes[-1]} tasks each, at most {max(job.chains_per_cluster)} at once",
+            f"{sizes[0]}-{sizes[-1]} tasks each, at most {max(map(len, job.clusters))} at once",
             "  folders: " + ", ".join(f"{folder} ({count})" for folder, count in job.folders),
         ]
         if job.tasks:

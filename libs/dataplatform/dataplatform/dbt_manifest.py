@@ -34,7 +34,7 @@ from airflow.providers.databricks.operators.databricks_workflow import (
 )
 
 from dataplatform.clusters import DEFAULT_JOB_CLUSTER_KEY
-from dataplatform.dbt_graph import DbtGraph, DbtNode, load_graph, selector_tags
+from dataplatform.dbt_graph import DbtGraph, DbtNode, load_graph
 from dataplatform.dbt_jobs import (
     SOURCE_TESTS_TASK_ID,
     JobLimits,
@@ -135,10 +135,8 @@ def _job_clusters(config: DbtWorkflowConfig, count: int) -> list[dict[str, Any]]
             f"{sorted(specs)}"
         )
     spec = dict(specs[config.job_cluster_key])
-    return [
-        {"job_cluster_key": cluster_key(config.job_cluster_key, i), "new_cluster": copy.deepcopy(spec)}
-        for i in range(count)
-    ]
+    keys = [cluster_key(config.job_cluster_key, i) for i in range(count)]
+    return [{"job_cluster_key": key, "new_cluster": copy.deepcopy(spec)} for key in keys]
 
 
 def _wheel_task(

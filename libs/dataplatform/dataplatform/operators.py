@@ -20,7 +20,8 @@ from airflow.sdk import Asset
 from dataplatform.clusters import DEFAULT_JOB_CLUSTER_KEY, dbt_cluster, job_clusters, new_cluster
 from dataplatform.config import Environment
 from dataplatform.dbt_jobs import JobLimits
-from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow, selector_tags
+from dataplatform.dbt_graph import selector_tags
+from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow
 from dataplatform.tasks import (
     IDEMPOTENCY_TOKEN,
     RUN_PARAMS,

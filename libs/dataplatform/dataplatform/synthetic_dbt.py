@@ -64,7 +64,7 @@ def synthetic_models(count: int, seed: int = 7) -> list[SyntheticModel]:
     sizes[0] += count - sum(sizes)
     models: list[SyntheticModel] = []
     by_layer: dict[str, list[SyntheticModel]] = {layer: [] for layer, _, _ in LAYERS}
-    for (layer, _, reads), size in zip(LAYERS, sizes):
+    for (layer, _, reads), size in zip(LAYERS, sizes, strict=True):
         for i in range(size):
             domain = DOMAINS[i % len(DOMAINS)]
             name = f"{layer[:3]}_{domain}_{i:04d}"

@@ -87,12 +87,12 @@ class JobsApi:
         scheduler: Scheduler,
         clusters: ClusterStore,
         base_url: str,
-        limits: WorkspaceLimits = WorkspaceLimits(),
+        limits: WorkspaceLimits | None = None,
     ) -> None:
         self.jobs, self.scheduler, self.clusters = jobs, scheduler, clusters
         self.base_url = base_url
-        self.limits = limits
-        self._creations = CreationRate(limits)
+        self.limits = limits or WorkspaceLimits()
+        self._creations = CreationRate(self.limits)
         self._idempotency: dict[str, int] = {}
         # A retry can race the request it retries: look up, start and record under one lock.
         self._idempotency_lock = threading.Lock()
