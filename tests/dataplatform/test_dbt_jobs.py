@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from dbt_jobs_support import CLUSTER, WHEEL, render, synthetic_manifest
+from conftest import CLUSTER, WHEEL, render, synthetic_manifest
 
 from dataplatform import dbt_plan
 from dataplatform.dbt_graph import load_graph

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from dbt_jobs_support import render, synthetic_manifest
+from conftest import render, synthetic_manifest
 from local_stack.emulator_process import EmulatorProcess
 
 EMULATOR_PEX = "libs.local_databricks/emulator.pex"
