@@ -68,7 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             flag,
             type=_positive,
             dest=field,
-            default=_positive(os.environ.get(variable, getattr(defaults, field))),
+            metavar="N",
+            default=os.environ.get(variable, str(getattr(defaults, field))),  # through type
             help=f"{meaning} (default: the service's %(default)s, or ${variable}); "
             "lower it in tests to reach the limit",
         )
