@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,16 @@ def stop_server(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+@contextlib.contextmanager
+def serve_emulator(state_dir: Path, *serve_args: str) -> Iterator[dict[str, Any]]:
+    """A real emulator server with extra `serve` flags, stopped on exit; yields its info dict."""
+    proc, info = start_server(state_dir, *serve_args)
+    try:
+        yield info
+    finally:
+        stop_server(proc)
 
 
 @pytest.fixture(scope="session")

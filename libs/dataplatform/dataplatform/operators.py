@@ -19,7 +19,9 @@ from airflow.sdk import Asset
 
 from dataplatform.clusters import DEFAULT_JOB_CLUSTER_KEY, dbt_cluster, job_clusters, new_cluster
 from dataplatform.config import Environment
-from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow, selector_tags
+from dataplatform.dbt_jobs import JobLimits
+from dataplatform.dbt_graph import selector_tags
+from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow
 from dataplatform.tasks import (
     IDEMPOTENCY_TOKEN,
     RUN_PARAMS,
@@ -151,10 +153,11 @@ def workflow_notebook(
 
 def dbt_models_workflow(
     env: Environment, manifest: Path, wheel: str
-) -> DatabricksWorkflowTaskGroup:
+) -> tuple[DatabricksWorkflowTaskGroup, ...]:
     """One Airflow task per dbt model of ``manifest`` that the environment's ``dbt.select``
-    picks, all in ONE Databricks job on one single-node cluster running the dbt-runner
-    ``wheel``."""
+    picks, as one Databricks job on one single-node cluster running the dbt-runner ``wheel``,
+    or as several jobs and clusters where Databricks' limits or the environment's
+    ``dbt.parallel_tasks_per_cluster`` need them (``dbt_jobs``)."""
     config = DbtWorkflowConfig(
         databricks_conn_id=env.databricks.conn_id,
         job_clusters=job_clusters(env, spec=dbt_cluster(env)),
@@ -165,5 +168,6 @@ def dbt_models_workflow(
         select_tags=selector_tags(env.dbt.select),
         polling_period_seconds=env.databricks.polling_period_seconds,
         extra_job_params={"tags": dict(env.cluster.tags)},
+        limits=JobLimits(parallel_tasks_per_cluster=env.dbt.parallel_tasks_per_cluster),
     )
     return dbt_workflow(manifest, config)

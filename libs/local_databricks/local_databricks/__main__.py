@@ -23,6 +23,7 @@ from local_databricks.engine import ENGINES, make_engine
 from local_databricks.errors import ApiError
 from local_databricks.faults import FaultInjector, parse_cli_fault
 from local_databricks.jobs_api import JobsApi, JobStore
+from local_databricks import limits
 from local_databricks.layout import StateLayout, hold_state_dir, write_private
 from local_databricks.lifeline import exit_with_parent
 from local_databricks.processes import ProcessLedger
@@ -60,9 +61,15 @@ def serve(args: argparse.Namespace) -> None:
     engine = make_engine(args.engine, layout)
     warehouse = Warehouse(engine, layout)
     pool = ClusterPool(args.max_clusters)
+    workspace_limits = limits.from_arguments(args)
     scheduler = Scheduler(layout, engine, faults, usage, clusters, warehouse, pool)
+    scheduler.execution_contexts = limits.ExecutionContexts(
+        workspace_limits.execution_contexts_per_cluster
+    )
     links = RunLinks.load(layout.run_links_key)
-    jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, clusters, links)
+    jobs_api = JobsApi(
+        JobStore(layout.root / "jobs.json"), scheduler, clusters, links, limits=workspace_limits
+    )
     sql_api = SqlApi(warehouse, base_url="")
     unity_catalog = UnityCatalog(layout)
     for name in args.catalog:
@@ -172,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         help="e.g. endpoint=jobs/runs/get,status=429,count=2 or run=fail",
     )
+    limits.add_arguments(serve_cmd)
     compute_cmd = commands.add_parser("compute", help="run one Spark Connect compute")
     compute_cmd.add_argument("--state-dir", required=True)
     compute_cmd.add_argument("--engine", default="sail", choices=sorted(ENGINES))

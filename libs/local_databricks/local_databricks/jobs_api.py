@@ -10,6 +10,12 @@ from typing import Any
 from local_databricks.clusters_api import ClusterStore
 from local_databricks.errors import ApiError, invalid, not_found
 from local_databricks.job_rules import check_job_settings, check_tasks
+from local_databricks.limits import (
+    CreationRate,
+    WorkspaceLimits,
+    check_api_version,
+    check_concurrent_task_runs,
+)
 from local_databricks.run_links import RunLinks
 from local_databricks.run_views import output_dict, run_dict, task_run_dict
 from local_databricks.scheduler import Run, Scheduler
@@ -77,10 +83,17 @@ class JobStore:
 
 class JobsApi:
     def __init__(
-        self, jobs: JobStore, scheduler: Scheduler, clusters: ClusterStore, links: RunLinks
+        self,
+        jobs: JobStore,
+        scheduler: Scheduler,
+        clusters: ClusterStore,
+        links: RunLinks,
+        limits: WorkspaceLimits | None = None,
     ) -> None:
         self.jobs, self.scheduler, self.clusters = jobs, scheduler, clusters
         self.links = links
+        self.limits = limits or WorkspaceLimits()
+        self._creations = CreationRate(self.limits)
         self._idempotency = scheduler.idempotency_tokens  # token -> run_id, kept on disk
         # A retry can race the request it retries: look up, start and record under one lock.
         self._idempotency_lock = threading.Lock()
@@ -110,6 +123,7 @@ class JobsApi:
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         body.pop("access_control_list", None)
         check_job_settings(body, self.clusters)
+        self._creations.record()
         return {"job_id": self.jobs.create(body)}
 
     def reset(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -130,6 +144,7 @@ class JobsApi:
 
     def get(self, body: dict[str, Any]) -> dict[str, Any]:
         job = self.jobs.get(body["job_id"])
+        check_api_version(len(job["settings"].get("tasks", [])))
         return {k: v for k, v in job.items() if k != "runs"}
 
     def list(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -162,6 +177,7 @@ class JobsApi:
         params = {k: body[k] for k in RUN_NOW_PARAMS if body.get(k)}
         if defaults or "job_parameters" in params:
             params["job_parameters"] = defaults | params.get("job_parameters", {})
+        self._check_workspace_has_room()
         number = self.jobs.next_run_number(job_id)
         run = self.scheduler.start(
             run_name=settings.get("name", f"job-{job_id}"),
@@ -193,6 +209,8 @@ class JobsApi:
             legacy = {k: v for k, v in body.items() if k not in _SUBMIT_ENVELOPE}
             tasks = [{"task_key": run_name, **legacy}]
         check_tasks(tasks, self.clusters)
+        self._check_workspace_has_room()
+        self._creations.record()
         run = self.scheduler.start(
             run_name=run_name,
             tasks=tasks,
@@ -201,6 +219,15 @@ class JobsApi:
             timeout_seconds=body.get("timeout_seconds", 0),
         )
         return run.run_id
+
+    def _check_workspace_has_room(self) -> None:
+        running = sum(
+            task.life_cycle_state == "RUNNING"
+            for run in list(self.scheduler.runs.values())
+            if not run.done
+            for task in run.tasks
+        )
+        check_concurrent_task_runs(running, self.limits)
 
     def _find(self, run_id: int):
         found = self.scheduler.find(run_id)
@@ -218,6 +245,7 @@ class JobsApi:
         run, task = self._find(body["run_id"])
         if task is not None:
             return task_run_dict(run, task, self.links)
+        check_api_version(len(run.tasks))
         return run_dict(run, self.links, include_history=body.get("include_history", False))
 
     def get_output(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from local_databricks.executor import Outcome, TaskProcess, UnsupportedTaskError
 from local_databricks.executor import stopped_outcome
 from local_databricks.faults import FaultInjector
 from local_databricks.layout import StateLayout
+from local_databricks.limits import ExecutionContexts, cluster_identity
 from local_databricks.processes import ProcessLedger
 from local_databricks.run_clusters import ClusterSetupError, ClusterWaitStopped, RunClusters
 from local_databricks.run_model import SUCCEEDED, Attempt, Run, TaskRun, now_ms
@@ -81,6 +82,7 @@ class Scheduler:
         self.store = RunStore(layout.runs, layout.root / "run_ids.json")
         self.ledger = ProcessLedger(layout.processes_file)
         self.idempotency_tokens = IdempotencyTokens(self)
+        self.execution_contexts = ExecutionContexts()  # one per task run on a cluster
         self._lock = threading.Lock()
         self._threads: dict[int, threading.Thread] = {}
         self.runs: dict[int, Run] = {}
@@ -359,7 +361,9 @@ class Scheduler:
                 }
                 env = task_environment(self.layout, cluster.env, cluster.compute.url)
                 process = TaskProcess(spec, task_dir, cluster.env.python, env, self.ledger)
-                outcome = process.wait(should_stop)
+                cluster_id = cluster_identity(run.run_id, clusters.key_for(task.spec))
+                with self.execution_contexts.open(cluster_id):
+                    outcome = process.wait(should_stop)
                 # What a failed task wrote stays too, as on Databricks.
                 cluster.compute.sync_catalog()
                 return outcome

@@ -27,6 +27,7 @@ from local_databricks.clusters_api import ClustersApi
 from local_databricks.errors import ApiError, invalid, not_found
 from local_databricks.faults import FaultInjector
 from local_databricks.jobs_api import JobsApi
+from local_databricks.limits import request_api_version
 from local_databricks.runtimes import spark_versions
 from local_databricks.scheduler import Scheduler
 from local_databricks.sql_api import SqlApi
@@ -166,6 +167,7 @@ class EmulatorApp:
         if not match:
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
         route = match.group(1)
+        request_api_version.set(path.split("/")[2])  # limits that differ between versions
         limit = request_body.limit_for(route)
         for prefix, handler in (
             ("fs/files/", self.emulator.workspace_api.files),
