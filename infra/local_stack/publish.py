@@ -1,5 +1,6 @@
-"""Publish the notebooks and wheels to the emulator where an environment's DAGs look (`local`
-for the local stack; the e2e tests also set the emulator up as the `test` workspace)."""
+"""Publish the notebooks and wheels, and deploy the jobs, to the emulator where an environment's
+DAGs look (`local` for the local stack; the e2e tests also set the emulator up as the `test`
+workspace)."""
 
 from __future__ import annotations
 
