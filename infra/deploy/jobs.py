@@ -80,7 +80,7 @@ def plan_jobs(
     """What apply would do so that the environment's jobs are exactly ``desired`` (by name)."""
     owned: dict[str, list[int]] = {}
     for job in client.jobs.list():
-        settings = job.settings
+        settings = job.settings or JobSettings()
         name, tags = settings.name or "", settings.tags or {}
         if tags.get(MANAGED_BY_TAG) == MANAGED_BY and tags.get(ENVIRONMENT_TAG) == environment:
             owned.setdefault(name, []).append(job.job_id)

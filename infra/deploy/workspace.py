@@ -39,6 +39,7 @@ from deploy.workspace_files import (
     plan_wheel,
     upload_notebook,
     upload_wheel,
+    volume_problem,
 )
 
 WHEEL_NAME_FILE = Path("dbt-runner") / "wheel-name.txt"  # in dist/, written by the build
@@ -86,13 +87,16 @@ def plan_workspace(
     progress: Progress,
 ) -> WorkspacePlan:
     """Compare the repository's side with the workspace; changes nothing."""
-    problems = []
     credentials = env.dbt.credentials
-    if credentials is not None:
-        progress(f"checking secret scope {credentials.scope}")
-        problem = scope_problem(client, credentials)
-        if problem:
-            problems.append(problem)
+    progress(f"checking the volume of {env.databricks.wheel_dir} and the dbt secret scope")
+    problems = [
+        problem
+        for problem in (
+            volume_problem(client, env.databricks.wheel_dir),
+            scope_problem(client, credentials) if credentials is not None else None,
+        )
+        if problem is not None
+    ]
     progress(f"comparing {len(notebooks)} notebooks with {env.databricks.notebook_dir}")
     notebook_plan = plan_notebooks(client, notebooks, env.databricks.notebook_dir)
     progress(f"looking for {wheel.name} in {env.databricks.wheel_dir}")
@@ -175,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             raise DeployError("; ".join(plan.problems))
         if args.command == "apply":
             apply_workspace(client, plan, progress)
-            done = "nothing to change" if plan.changes_nothing else "deployed"
-            progress(f"environment {env.name}: {done} (git sha {git_sha})")
+            done = "nothing to change" if plan.changes_nothing else f"deployed at {git_sha}"
+            progress(f"environment {env.name}: {done}")
     except (DeployError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

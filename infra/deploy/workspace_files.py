@@ -75,6 +75,22 @@ def plan_wheel(client: WorkspaceClient, wheel: Path, remote_dir: str) -> Upload:
     return Upload("unchanged", wheel, remote)
 
 
+def volume_problem(client: WorkspaceClient, remote_dir: str) -> str | None:
+    """None unless ``remote_dir`` is on a Unity Catalog volume that does not exist (its admins
+    create it once; the deploy never creates catalogs, schemas or volumes)."""
+    if not _on_volume(remote_dir):
+        return None
+    name = ".".join(remote_dir.strip("/").split("/")[1:4])
+    try:
+        client.volumes.read(name)
+    except NotFound:
+        return (
+            f"volume {name} (of wheel_dir {remote_dir}) does not exist: create it "
+            f"(CREATE VOLUME {name}) or fix [databricks] wheel_dir"
+        )
+    return None
+
+
 def upload_notebook(client: WorkspaceClient, upload: Upload) -> None:
     client.workspace.mkdirs(upload.remote.rsplit("/", 1)[0])
     client.workspace.upload(

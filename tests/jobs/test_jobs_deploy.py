@@ -52,9 +52,9 @@ def deploy(emulator, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("DATABRICKS_HOST", emulator.url)
     monkeypatch.setenv("DATABRICKS_TOKEN", emulator.token)
 
-    def run(command: str, *args: str) -> tuple[int, str, str]:
+    def run(command: str, *args: str, environment: str = ENVIRONMENT) -> tuple[int, str, str]:
         capsys.readouterr()
-        status = main([command, "--environment", ENVIRONMENT, "--dist", str(dist_dir()),
+        status = main([command, "--environment", environment, "--dist", str(dist_dir()),
                        "--notebooks", str(NOTEBOOKS), *args])
         out, err = capsys.readouterr()
         return status, out, err
@@ -146,6 +146,31 @@ def test_the_deploy_cycle(test_workspace, workspace, deploy):
     assert f"deleted   test.retired_job (job {stale})" in out, out + err
     assert set(our_jobs(workspace)) == {JOB}
     assert foreign_before <= {j.job_id for j in workspace.jobs.list()}
+
+
+def test_a_workspace_without_the_volume_and_the_scope_is_refused_before_any_write(
+    workspace, deploy
+):
+    from dataplatform import load_environment
+
+    env = load_environment("prod")
+    jobs_before = {job.job_id for job in workspace.jobs.list()}
+    status, out, err = deploy("apply", "--git-sha", SHA_1, environment="prod")
+    assert status == 2, out + err
+    assert "volume prod.dataplatform.artifacts (of wheel_dir" in err
+    assert "secret scope dataplatform-prod-dbt does not exist" in err
+    assert {job.job_id for job in workspace.jobs.list()} == jobs_before
+    with pytest.raises(Exception, match="doesn't exist"):
+        workspace.workspace.get_status(f"{env.databricks.notebook_dir}/check_raw")
+
+
+@pytest.mark.parametrize("environment", ["local", "test", "prod"])
+def test_every_environment_s_jobs_are_settings_databricks_sdk_knows(environment):
+    from dataplatform import load_environment
+    from dataplatform.jobs import job_definitions
+
+    definitions = job_definitions(load_environment(environment))
+    assert set(tagged_definitions(definitions, SHA_1)) == set(definitions)
 
 
 def test_a_definition_changed_in_code_resets_even_when_a_value_is_only_removed(
