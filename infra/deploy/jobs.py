@@ -70,6 +70,19 @@ def tagged_definitions(
     return tagged
 
 
+def unknown_notebooks(
+    definitions: Mapping[str, Mapping[str, Any]], deployed: set[str]
+) -> list[str]:
+    """A job whose notebook is not among those the deploy uploads would fail at its first run."""
+    return [
+        f"job {name}: task {task['task_key']} runs {task['notebook_task']['notebook_path']}, "
+        "which is not one of the notebooks deployed (notebooks/<name>.py)"
+        for name, settings in definitions.items()
+        for task in settings.get("tasks", [])
+        if "notebook_task" in task and task["notebook_task"]["notebook_path"] not in deployed
+    ]
+
+
 def _definition_sha(settings: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -31,7 +31,7 @@ from dataplatform.config import ConfigError, Environment, environment_names, loa
 from dataplatform.jobs import job_definitions
 
 from deploy.errors import DeployError
-from deploy.jobs import JobChange, apply_jobs, plan_jobs, tagged_definitions
+from deploy.jobs import JobChange, apply_jobs, plan_jobs, tagged_definitions, unknown_notebooks
 from deploy.secret_scope import scope_problem
 from deploy.workspace_files import (
     Upload,
@@ -55,6 +55,14 @@ class WorkspacePlan:
     jobs: list[JobChange]
     problems: list[str]
 
+    @property
+    def uploads(self) -> list[Upload]:
+        return [u for u in (*self.notebooks, self.wheel) if u.action != "unchanged"]
+
+    @property
+    def changes_nothing(self) -> bool:
+        return not self.uploads and all(change.action == "unchanged" for change in self.jobs)
+
     def lines(self) -> Iterator[str]:
         yield f"notebooks ({len(self.notebooks)}):"
         yield from (f"  {upload.describe()}" for upload in self.notebooks)
@@ -66,16 +74,10 @@ class WorkspacePlan:
             action: sum(change.action == action for change in self.jobs)
             for action in ("create", "reset", "delete")
         }
-        uploads = sum(u.action != "unchanged" for u in (*self.notebooks, self.wheel))
         yield (
-            f"plan: {uploads} files to upload, jobs: {counts['create']} to create, "
+            f"plan: {len(self.uploads)} files to upload, jobs: {counts['create']} to create, "
             f"{counts['reset']} to reset, {counts['delete']} to delete"
         )
-
-    @property
-    def changes_nothing(self) -> bool:
-        uploads = [u for u in (*self.notebooks, self.wheel) if u.action != "unchanged"]
-        return not uploads and all(change.action == "unchanged" for change in self.jobs)
 
 
 def plan_workspace(
@@ -103,6 +105,7 @@ def plan_workspace(
     wheel_plan = plan_wheel(client, wheel, env.databricks.wheel_dir)
     progress("comparing the jobs with the workspace's")
     desired = tagged_definitions(job_definitions(env), git_sha)
+    problems += unknown_notebooks(desired, {upload.remote for upload in notebook_plan})
     job_plan = plan_jobs(client, env.name, desired)
     return WorkspacePlan(env.name, notebook_plan, wheel_plan, job_plan, problems)
 

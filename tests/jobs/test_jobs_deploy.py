@@ -164,6 +164,16 @@ def test_a_workspace_without_the_volume_and_the_scope_is_refused_before_any_writ
         workspace.workspace.get_status(f"{env.databricks.notebook_dir}/check_raw")
 
 
+def test_a_job_whose_notebook_is_not_deployed_is_refused(test_workspace, deploy, tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "ingest_raw.py").write_text((NOTEBOOKS / "ingest_raw.py").read_text())
+    status, out, err = deploy("plan", "--git-sha", SHA_1, "--notebooks", str(notebooks))
+    assert status == 2, out + err
+    notebook_dir = test_workspace.databricks.notebook_dir
+    assert f"job test.raw_checks: task check_raw runs {notebook_dir}/check_raw, which is not" in err
+
+
 @pytest.mark.parametrize("environment", ["local", "test", "prod"])
 def test_every_environment_s_jobs_are_settings_databricks_sdk_knows(environment):
     from dataplatform import load_environment
