@@ -34,6 +34,7 @@ GIT_SHA_TAG = "git_sha"
 DEFINITION_TAG = "definition_sha"
 
 Action = Literal["create", "reset", "delete", "unchanged"]
+KEYED_ARRAYS = {"tasks": "task_key", "job_clusters": "job_cluster_key", "parameters": "name"}
 
 
 @dataclass(frozen=True)
@@ -126,10 +127,21 @@ def _changes(desired: Mapping[str, Any], deployed: Mapping[str, Any]) -> tuple[s
     def without_sha(tags: Mapping[str, str]) -> dict[str, str]:
         return {k: v for k, v in tags.items() if k != GIT_SHA_TAG}
 
-    found = differences({k: v for k, v in desired.items() if k != "tags"}, deployed)
+    mine = _in_key_order({k: v for k, v in desired.items() if k != "tags"})
+    found = differences(mine, _in_key_order(deployed))
     if without_sha(desired["tags"]) != without_sha(deployed.get("tags", {})):
         found = (*found, "tags")
     return tuple(found)
+
+
+def _in_key_order(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Arrays whose entries have keys, sorted by them: the service need not keep our order."""
+    return {
+        name: sorted(value, key=lambda entry: entry.get(KEYED_ARRAYS[name], ""))
+        if name in KEYED_ARRAYS and isinstance(value, list)
+        else value
+        for name, value in settings.items()
+    }
 
 
 def differences(desired: Any, actual: Any, path: str = "") -> list[str]:

@@ -250,3 +250,26 @@ def test_jobs_list_pages_through_every_job_and_filters_names_case_insensitively(
     assert [job.settings.name for job in workspace.jobs.list(name="paged-1")] == ["Paged-1"]
     with pytest.raises(Exception, match="limit must be between 1 and 100"):
         list(workspace.jobs.list(limit=101))
+
+
+def test_tasks_the_workspace_returns_in_another_order_are_no_change(workspace):
+    from databricks.sdk.service.jobs import JobSettings
+    from deploy.jobs import apply_jobs
+
+    cluster = {"spark_version": "16.4.x-scala2.12", "num_workers": 0}
+    tasks = [{"task_key": key, "notebook_task": {"notebook_path": f"/Workspace/x/{key}"},
+              "new_cluster": cluster} for key in ("b", "a")]
+    tags = {"managed_by": "dataplatform", "environment": "ordering"}
+    desired = tagged_definitions({"ordering.two": {"name": "ordering.two", "tags": tags,
+                                                   "tasks": tasks}}, SHA_1)
+    apply_jobs(workspace, plan_jobs(workspace, "ordering", desired), progress=print)
+    (job,) = workspace.jobs.list(name="ordering.two")
+    settings = workspace.jobs.get(job.job_id).settings.as_dict()
+    settings["tasks"].reverse()
+    workspace.jobs.reset(job.job_id, JobSettings.from_dict(settings))
+    [change] = plan_jobs(workspace, "ordering", desired)
+    assert change.action == "unchanged", change.differences
+    settings["tasks"][0]["notebook_task"]["notebook_path"] = "/Workspace/x/elsewhere"
+    workspace.jobs.reset(job.job_id, JobSettings.from_dict(settings))
+    [change] = plan_jobs(workspace, "ordering", desired)
+    assert change.differences == ("tasks[0].notebook_task.notebook_path",)
