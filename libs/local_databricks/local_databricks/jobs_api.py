@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from pathlib import Path
@@ -22,6 +23,8 @@ from local_databricks.scheduler import Run, Scheduler
 from local_databricks.store import read_json, write_json
 
 RUN_NOW_PARAMS = ("notebook_params", "python_params", "python_named_params", "job_parameters")
+# jobs/list page size: 20 unless asked, at most 100.
+JOBS_PAGE_DEFAULT, JOBS_PAGE_MAX = 20, 100
 
 
 class JobStore:
@@ -148,6 +151,8 @@ class JobsApi:
         return {k: v for k, v in job.items() if k != "runs"}
 
     def list(self, body: dict[str, Any]) -> dict[str, Any]:
+        """jobs/list: the exact (case-insensitive) name filter, pages of ``limit`` (1-100,
+        default 20) followed with ``next_page_token``, as Jobs API 2.2 pages them."""
         name = body.get("name")
         found = []
         for job in self.jobs.jobs.values():
@@ -159,15 +164,39 @@ class JobsApi:
             found.append(
                 {"job_id": job["job_id"], "settings": settings, "created_time": job["created_time"]}
             )
-        offset, limit = body.get("offset", 0), body.get("limit") or 25
+        limit = body.get("limit") or JOBS_PAGE_DEFAULT
+        if not 0 < limit <= JOBS_PAGE_MAX:
+            raise invalid(f"limit must be between 1 and {JOBS_PAGE_MAX}, got {limit}")
+        token = body.get("page_token")
+        offset = _page_offset(token) if token else body.get("offset", 0)
         page = found[offset : offset + limit]
-        return {"jobs": page, "has_more": offset + limit < len(found)} if page else {}
+        listing: dict[str, Any] = {"has_more": offset + limit < len(found)}
+        if page:
+            listing["jobs"] = page
+        if listing["has_more"]:
+            listing["next_page_token"] = _page_token(offset + limit)
+        if offset > 0:
+            listing["prev_page_token"] = _page_token(max(offset - limit, 0))
+        return listing
 
     def delete(self, body: dict[str, Any]) -> dict[str, Any]:
         self.jobs.delete(body["job_id"])
         return {}
 
     def run_now(self, body: dict[str, Any]) -> dict[str, Any]:
+        """jobs/run-now; a known ``idempotency_token`` returns the run it started, whatever its
+        state (as runs/submit)."""
+        with self._idempotency_lock:
+            token = body.get("idempotency_token")
+            if token and token in self._idempotency:
+                run, _ = self._find(self._idempotency[token])
+                return {"run_id": run.run_id, "number_in_job": run.number_in_job}
+            started = self._run_now(body)
+            if token:
+                self._idempotency[token] = started["run_id"]
+            return started
+
+    def _run_now(self, body: dict[str, Any]) -> dict[str, Any]:
         job_id = body["job_id"]
         settings = self.jobs.get(job_id)["settings"]
         tasks = settings.get("tasks", [])
@@ -343,6 +372,22 @@ _SUBMIT_ENVELOPE = {
     "git_source",
     "tasks",
 }
+
+
+def _page_token(offset: int) -> str:
+    """An opaque jobs/list page token (the offset of the page's first job)."""
+    return base64.urlsafe_b64encode(f"jobs:{offset}".encode()).decode()
+
+
+def _page_offset(token: str) -> int:
+    try:
+        prefix, offset = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        if prefix == "jobs" and int(offset) >= 0:
+            return int(offset)
+    except ValueError:
+        pass
+    raise invalid(f"page_token {token!r} is not a token from a previous jobs/list response")
+
 
 # Arrays of the job settings that jobs/update merges entry by entry, by these keys.
 _MERGED_ARRAYS = {"tasks": "task_key", "job_clusters": "job_cluster_key", "parameters": "name",
