@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -66,8 +67,8 @@ def instructions(dockerfile: str) -> list[tuple[str, str]]:
     return [(text.split(None, 1)[0].upper(), text.split(None, 1)[1]) for text in logical]
 
 
-def stage(dockerfile: str, name: str) -> Stage:
-    """The COPY and ENV instructions of stage ``name`` (the ones before it are other images)."""
+def stages(dockerfile: str) -> dict[str, Stage]:
+    """The COPY and ENV instructions of each stage, by stage name."""
     stages: dict[str, Stage] = {}
     current = Stage()
     for instruction, arguments in instructions(dockerfile):
@@ -81,7 +82,33 @@ def stage(dockerfile: str, name: str) -> Stage:
             current.copies.append((words[:-1], words[-1]))
         elif instruction == "ENV":
             current.env.update(word.split("=", 1) for word in shlex.split(arguments))
-    return stages[name]
+    return stages
+
+
+def ignore_rules(text: str) -> list[tuple[re.Pattern[str], bool]]:
+    """A .dockerignore as (pattern, excludes) in order: `*` and `?` stay within one path
+    segment, `**` spans any, a leading `!` re-includes."""
+    rules = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        excludes = not line.startswith("!")
+        pattern = line.removeprefix("!").strip("/")
+        regex = re.escape(pattern).replace(r"\*\*", ".*").replace(r"\*", "[^/]*")
+        rules.append((re.compile(regex.replace(r"\?", "[^/]")), excludes))
+    return rules
+
+
+def ignored(path: str, rules: list[tuple[re.Pattern[str], bool]]) -> bool:
+    """As BuildKit decides: the last rule matching the path or one of its parents wins."""
+    parts = path.split("/")
+    candidates = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    decision = False
+    for pattern, excludes in rules:
+        if any(pattern.fullmatch(candidate) for candidate in candidates):
+            decision = excludes
+    return decision
 
 
 def build_outputs() -> Path:
@@ -114,7 +141,7 @@ def in_image(image: Path, path: str) -> Path:
 
 @pytest.fixture(scope="module")
 def airflow_stage() -> Stage:
-    return stage((DOCKER / "Dockerfile").read_text(), STAGE)
+    return stages((DOCKER / "Dockerfile").read_text())[STAGE]
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +222,22 @@ def test_compose_publishes_before_airflow_and_runs_the_main_job_against_the_emul
         needs = services[name]["depends_on"]
         assert needs["publish"] == {"condition": "service_completed_successfully"}, name
     assert "healthcheck" in services["databricks"]
+
+
+def test_the_build_context_keeps_every_copy_source_and_little_else():
+    """Dockerfile.dockerignore must not drop a file a COPY line takes (the build would fail)."""
+    rules = ignore_rules((DOCKER / "Dockerfile.dockerignore").read_text())
+    sources = {
+        source
+        for stage in stages((DOCKER / "Dockerfile").read_text()).values()
+        for sources, _ in stage.copies
+        for source in sources
+    }
+    for source in sorted(sources):
+        assert not ignored(source, rules), f"COPY {source}: excluded by Dockerfile.dockerignore"
+        for path in Path(source).rglob("*.py") if Path(source).is_dir() else []:
+            if "__pycache__" not in path.parts:
+                assert not ignored(path.as_posix(), rules), f"{path}: excluded"
+    for outside in ("dist/mwaa/test-private/plugins.zip", ".state/airflow/airflow.db",
+                    "dist/libs.local_databricks/emulator.pex", "tests/e2e/conftest.py"):
+        assert ignored(outside, rules), outside  # fmt: skip
