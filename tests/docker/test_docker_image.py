@@ -19,6 +19,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dataplatform
+import deploy.workspace
+import local_stack.__main__
+import local_stack.publish
 import pytest
 import yaml  # pants: no-infer-dep (Airflow requires it; the whole lockfile is installed)
 
@@ -31,19 +35,21 @@ EXPECTED_DAGS = {
     "notebook_orders_ingest",
     "workflow_orders_daily",
 }
-# Run in the image's Python: the DAG bundle as the dag-processor loads it, and the modules of
-# the local-stack commands; prints what loaded and from where.
+# First-party code the image runs besides the DAGs: their library and the local-stack commands.
+IMAGE_MODULES = [m.__name__ for m in (dataplatform, local_stack.__main__, local_stack.publish,
+                                      deploy.workspace)]  # fmt: skip
+# Run in the image's Python: the DAG bundle as the dag-processor loads it, and IMAGE_MODULES;
+# prints what loaded and from where.
 LOAD_IMAGE = """
-import json, os, sys
+import importlib, json, os, sys
 from airflow.dag_processing.dagbag import DagBag
 folder = os.environ["AIRFLOW__CORE__DAGS_FOLDER"]
 bag = DagBag(dag_folder=folder, bundle_path=folder)
-import local_stack.__main__, local_stack.publish, deploy.workspace, dataplatform
+modules = {name: importlib.import_module(name).__file__ for name in sys.argv[1:]}
 print(json.dumps({
     "errors": {path: str(error) for path, error in bag.import_errors.items()},
     "tasks": {dag_id: sorted(dag.task_ids) for dag_id, dag in bag.dags.items()},
-    "modules": {name: sys.modules[name].__file__
-                for name in ("dataplatform", "local_stack.publish", "deploy.workspace")},
+    "modules": modules,
 }))
 """
 
@@ -167,7 +173,7 @@ def loaded(airflow_stage: Stage, image: Path, tmp_path_factory: pytest.TempPathF
         ),
         "DATAPLATFORM_ENV": compose_airflow_environment()["DATAPLATFORM_ENV"],
     }
-    result = subprocess.run([sys.executable, "-c", LOAD_IMAGE], env=clean, cwd=home,
+    result = subprocess.run([sys.executable, "-c", LOAD_IMAGE, *IMAGE_MODULES], env=clean, cwd=home,
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -181,6 +187,7 @@ def compose_airflow_environment() -> dict[str, str]:
 def test_the_image_loads_every_dag_from_its_own_files(loaded: dict, image: Path):
     assert loaded["errors"] == {}
     assert set(loaded["tasks"]) == EXPECTED_DAGS
+    assert set(loaded["modules"]) == set(IMAGE_MODULES)
     for module, path in loaded["modules"].items():
         assert Path(path).is_relative_to(image), f"{module} came from {path}, not the image"
 
