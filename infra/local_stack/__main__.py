@@ -2,14 +2,20 @@
 
     run-all   run every example DAG end to end once and print what each did (the main job)
     up        start the stack for interactive use: Airflow UI on http://127.0.0.1:8080
+    publish   publish the notebooks and wheels to the emulator, and stop
+
+The emulator is started from --emulator-pex, or is one already serving at --emulator-url
+(the compose file's `databricks` container) with its token in LOCAL_DATABRICKS_TOKEN.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
+import urllib.parse
 from datetime import datetime
 from pathlib import Path
 
@@ -54,10 +60,23 @@ def command_up(args: argparse.Namespace, emulator: EmulatorEndpoint) -> int:
     return run_services(port, args.state_dir.resolve() / "logs")
 
 
+def serving_emulator(url: str, parser: argparse.ArgumentParser) -> EmulatorEndpoint:
+    """The endpoint of an emulator another process runs; refused unless URL and token are set."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname or not parts.port:
+        parser.error(f"--emulator-url {url!r}: expected http://HOST:PORT")
+    token = os.environ.get("LOCAL_DATABRICKS_TOKEN")
+    if not token:
+        parser.error("--emulator-url needs LOCAL_DATABRICKS_TOKEN, the token the emulator serves")
+    return EmulatorEndpoint(parts.hostname, parts.port, token)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="local_stack", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["run-all", "up"])
-    parser.add_argument("--emulator-pex", type=Path, required=True)
+    parser.add_argument("command", choices=["run-all", "up", "publish"])
+    emulator_source = parser.add_mutually_exclusive_group(required=True)
+    emulator_source.add_argument("--emulator-pex", type=Path, help="start this emulator")
+    emulator_source.add_argument("--emulator-url", help="use the emulator serving here")
     parser.add_argument("--state-dir", type=Path, default=Path(".state"))
     parser.add_argument("--dags-folder", type=Path, default=Path("airflow/dags"))
     parser.add_argument("--notebook", type=Path, action="append", default=[],
@@ -72,9 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--logical-date needs a time zone, e.g. 2025-06-01T00:00:00+00:00")
     state_dir = args.state_dir = args.state_dir.resolve()
     args.dags_folder = args.dags_folder.resolve()
-    emulator_process = EmulatorProcess(args.emulator_pex, state_dir / "databricks",
-                                       state_dir / "logs" / "emulator.log")
-    with emulator_process as emulator:
+    if args.emulator_url:
+        emulator_running = contextlib.nullcontext(serving_emulator(args.emulator_url, parser))
+    else:
+        emulator_running = EmulatorProcess(args.emulator_pex, state_dir / "databricks",
+                                           state_dir / "logs" / "emulator.log")
+    with emulator_running as emulator:
+        if args.command == "publish":
+            print(f"local stack: {publish(emulator, args.notebook, args.wheel)}")
+            return 0
         os.environ.update(airflow_environment(state_dir / "airflow", args.dags_folder))
         os.environ.update(databricks_connection(emulator))
         if args.command == "run-all":
