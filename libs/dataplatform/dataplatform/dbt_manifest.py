@@ -141,15 +141,27 @@ def render_tasks(graph: DbtGraph, config: DbtWorkflowConfig) -> dict[str, Databr
         for node in graph.nodes
     }
     for node in graph.nodes:
-        for parent in node.upstream:
-            tasks[parent] >> tasks[node.unique_id]
+        _set_upstream(tasks[node.unique_id], [tasks[parent] for parent in node.upstream])
     if graph.source_tests:
         checks = _wheel_task(
             SOURCE_TESTS_TASK_ID, ["test", "--select", *graph.source_tests], config
         )
         for reader in graph.source_test_readers:
-            checks >> tasks[reader]
+            _set_upstream(tasks[reader], [checks])
     return tasks
+
+
+def _set_upstream(task: DatabricksTaskOperator, parents: Sequence[DatabricksTaskOperator]) -> None:
+    """``parents >> task`` for operators rendered into one DAG, in time linear in the edges.
+
+    Airflow's ``>>`` checks that both ends share a DAG by hashing the DAG, which hashes the list
+    of all its task ids, on every edge: quadratic in the models (half the render time at 2,000
+    models). Between two operators of the same DAG it then only records the edge in both id sets,
+    which is what this does.
+    """
+    for parent in parents:
+        parent.downstream_task_ids.add(task.task_id)
+        task.upstream_task_ids.add(parent.task_id)
 
 
 def dbt_workflow(
