@@ -43,7 +43,7 @@ def rss_mb() -> float:
 def parse_in_this_process(dag_file: Path, bundle: Path) -> dict:
     """One parse as the dag-processor's child does it; the figures as a dict."""
     started = time.perf_counter()
-    import structlog
+    import structlog  # pants: no-infer-dep (a requirement of apache-airflow)
     from airflow.dag_processing.processor import (
         DagFileParseRequest,
         _parse_file,

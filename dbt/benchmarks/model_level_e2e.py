@@ -7,8 +7,9 @@ the way the local stack does, and runs the project's own model-level DAG
 `DATAPLATFORM_DBT_RUNNER_WHEEL` pointing at the build) once with `dag.test()`: one Databricks
 job, a task per model. It prints the wall time of the DAG run, the job run's time, per model
 the task's time (process start to exit) and its overhead (that minus the SQL dbt reports in
-run_results.json), the peak number of tasks running at once, and the emulator's cluster starts
-and cluster-seconds (its usage endpoint).
+run_results.json), the peak number of tasks running at once, the emulator's cluster starts
+and cluster-seconds (its usage endpoint), and the CPU seconds of the emulator with its task
+processes and of Airflow: on a shared machine wall times follow the load, CPU seconds much less.
 
   ./pants package libs/local_databricks:emulator dbt/runner:unversioned-wheel \\
       dbt:synthetic-build && ./pants run dbt:e2e-benchmark [-- --models 300]
@@ -74,6 +75,13 @@ def sql_seconds(state_dir: Path) -> list[float]:
     ]
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of its children it has waited for (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=300)
@@ -82,10 +90,13 @@ def main() -> None:
                         default=Path("dist/libs.local_databricks/emulator.pex"))
     parser.add_argument("--runner-wheel-dir", type=Path, default=Path("dist/dbt/runner/unversioned"),
                         help="holds the dbt/runner:unversioned-wheel wheel")
+    parser.add_argument("--work-dir", type=Path,
+                        help="keep the build, emulator state and logs here (default: a temporary "
+                        "directory, deleted)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="dbt-e2e-") as tmp:
-        root = Path(tmp)
+        root = args.work_dir.resolve() if args.work_dir else Path(tmp)
         built = build_with_pex(args.build_pex.resolve(), args.models, root / "build",
                                args.runner_wheel_dir.resolve())
         (wheel,) = (built / "wheel").glob("*.whl")
@@ -107,7 +118,8 @@ def run(models: int, wheel: Path, emulator_pex: Path, root: Path) -> None:
     from local_stack.publish import publish
 
     state_dir = root / "databricks"
-    with EmulatorProcess(emulator_pex, state_dir, root / "emulator.log") as emulator:
+    process = EmulatorProcess(emulator_pex, state_dir, root / "emulator.log")
+    with process as emulator:
         os.environ.update(databricks_connection(emulator))
         print(f"emulator: {publish(emulator, [], [wheel])}", flush=True)
         migrate_database()
@@ -117,9 +129,12 @@ def run(models: int, wheel: Path, emulator_pex: Path, root: Path) -> None:
         stop = threading.Event()
         threading.Thread(target=report_progress, args=(workspace, stop), daemon=True).start()
         print(f"running {DAG_ID} ({len(dag.tasks)} Airflow tasks) with dag.test() ...", flush=True)
-        started = time.monotonic()
+        started, emulator_cpu = time.monotonic(), cpu_seconds(process.process.pid)
+        airflow_cpu = time.process_time()
         dag_run = dag.test(logical_date=LOGICAL_DATE)
         wall = time.monotonic() - started
+        airflow_cpu = time.process_time() - airflow_cpu
+        emulator_cpu = cpu_seconds(process.process.pid) - emulator_cpu
         stop.set()
         usage = emulator.usage()
         (job,) = workspace.jobs.list(name=JOB_NAME)
@@ -144,6 +159,10 @@ def run(models: int, wheel: Path, emulator_pex: Path, root: Path) -> None:
           f"{statistics.mean(durations):.1f} s, of which dbt's SQL {mean_sql:.2f} s: overhead "
           f"{statistics.mean(durations) - mean_sql:.1f} s per model ({len(sql)} run_results)")
     print(f"  cluster starts {starts}, cluster-seconds {cluster_seconds:.0f}")
+    print(f"  CPU: emulator + task processes {emulator_cpu:.0f} s ({emulator_cpu / len(tasks):.1f} s "
+          f"per task), Airflow (dag.test) {airflow_cpu:.0f} s; on 2 otherwise idle cores at least "
+          f"{(emulator_cpu + airflow_cpu) / 2 / 60:.1f} min; load average now "
+          f"{os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
