@@ -126,12 +126,14 @@ def main() -> None:
 
     parse = median("parse_s")
     print(f"\n{DAG_FILE} with {args.models} models, median of {args.repeats} fresh processes:")
-    print(f"  import Airflow (once per dag-processor, not per parse)  {median('airflow_import_s'):6.2f} s")
-    print(f"  pre-import the file's Airflow modules                   {median('pre_import_s'):6.2f} s")
+    print(f"  import Airflow (once per dag-processor, not per parse) "
+          f"{median('airflow_import_s'):6.2f} s")
+    print(f"  pre-import the file's Airflow modules                  "
+          f"{median('pre_import_s'):6.2f} s")
     print(f"  parse: import the file + serialize its DAG ({runs[0]['tasks']} tasks)  {parse:6.2f} s"
-          f"  = {parse / DAGBAG_IMPORT_TIMEOUT:.0%} of dagbag_import_timeout {DAGBAG_IMPORT_TIMEOUT:.0f} s, "
-          f"{parse / DAG_FILE_PROCESSOR_TIMEOUT:.0%} of dag_file_processor_timeout "
-          f"{DAG_FILE_PROCESSOR_TIMEOUT:.0f} s")
+          f"  = {parse / DAGBAG_IMPORT_TIMEOUT:.0%} of dagbag_import_timeout "
+          f"{DAGBAG_IMPORT_TIMEOUT:.0f} s, {parse / DAG_FILE_PROCESSOR_TIMEOUT:.0%} of "
+          f"dag_file_processor_timeout {DAG_FILE_PROCESSOR_TIMEOUT:.0f} s")
     print(f"  RSS before the parse / peak  {median('rss_before_parse_mb'):.0f} MB / "
           f"{median('peak_rss_mb'):.0f} MB;  serialized DAG {median('serialized_mb'):.1f} MB")
 

@@ -53,9 +53,10 @@ def report_progress(workspace, stop: threading.Event, every: float = 20.0) -> No
                 for r in workspace.jobs.list_runs(job_id=job.job_id)]
         if runs:
             tasks = workspace.jobs.get_run(runs[0].run_id).tasks or []
-            done = sum(1 for t in tasks if t.state and t.state.life_cycle_state.value == "TERMINATED")
-            print(f"  {time.monotonic() - started:5.0f} s: {done}/{len(tasks)} Databricks tasks done",
-                  flush=True)
+            done = sum(1 for t in tasks
+                       if t.state and t.state.life_cycle_state.value == "TERMINATED")
+            print(f"  {time.monotonic() - started:5.0f} s: {done}/{len(tasks)} Databricks tasks "
+                  "done", flush=True)
 
 
 def peak_concurrency(intervals: list[tuple[int, int]]) -> int:
@@ -88,7 +89,8 @@ def main() -> None:
     parser.add_argument("--build-pex", type=Path, default=Path("dist/dbt/synthetic-build.pex"))
     parser.add_argument("--emulator-pex", type=Path,
                         default=Path("dist/libs.local_databricks/emulator.pex"))
-    parser.add_argument("--runner-wheel-dir", type=Path, default=Path("dist/dbt/runner/unversioned"),
+    parser.add_argument("--runner-wheel-dir", type=Path,
+                        default=Path("dist/dbt/runner/unversioned"),
                         help="holds the dbt/runner:unversioned-wheel wheel")
     parser.add_argument("--work-dir", type=Path,
                         help="keep the build, emulator state and logs here (default: a temporary "
@@ -159,9 +161,10 @@ def run(models: int, wheel: Path, emulator_pex: Path, root: Path) -> None:
           f"{statistics.mean(durations):.1f} s, of which dbt's SQL {mean_sql:.2f} s: overhead "
           f"{statistics.mean(durations) - mean_sql:.1f} s per model ({len(sql)} run_results)")
     print(f"  cluster starts {starts}, cluster-seconds {cluster_seconds:.0f}")
-    print(f"  CPU: emulator + task processes {emulator_cpu:.0f} s ({emulator_cpu / len(tasks):.1f} s "
-          f"per task), Airflow (dag.test) {airflow_cpu:.0f} s; on 2 otherwise idle cores at least "
-          f"{(emulator_cpu + airflow_cpu) / 2 / 60:.1f} min; load average now "
+    print(f"  CPU: emulator + task processes {emulator_cpu:.0f} s "
+          f"({emulator_cpu / len(tasks):.1f} s per task), Airflow (dag.test) {airflow_cpu:.0f} s; "
+          f"on 2 otherwise idle cores at least {(emulator_cpu + airflow_cpu) / 2 / 60:.1f} min; "
+          "load average now "
           f"{os.getloadavg()[0]:.1f}")
 
 

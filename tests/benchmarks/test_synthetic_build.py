@@ -51,4 +51,5 @@ def test_build_parses_the_project_and_ships_a_graph_only_manifest(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "dbt_runner/project/models/layer_00/model_4.sql" in names
     assert "dbt_runner/project/models/staging/stg_raw__orders.sql" not in names
-    assert {"dbt_runner/parse_states/local.msgpack", "dbt_runner/parse_states/prod.msgpack"} <= set(names)
+    states = {"dbt_runner/parse_states/local.msgpack", "dbt_runner/parse_states/prod.msgpack"}
+    assert states <= set(names)
