@@ -23,6 +23,7 @@ import os
 import statistics
 import tempfile
 import threading
+from collections import Counter
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,24 +148,27 @@ def run(models: int, wheel: Path, emulator_pex: Path, root: Path) -> None:
     intervals = [(t.start_time, t.end_time) for t in tasks if t.start_time and t.end_time]
     durations = [(end - start) / 1000 for start, end in intervals]
     job_seconds = (max(e for _, e in intervals) - min(s for s, _ in intervals)) / 1000
-    failed = sorted(t.task_key for t in tasks if t.state.result_state.value != "SUCCESS")
+    outcomes = Counter(t.state.result_state.value for t in tasks)
+    succeeded = outcomes["SUCCESS"]
     starts = usage["cluster_starts"] - usage_before["cluster_starts"]
     cluster_seconds = usage["cluster_seconds"] - usage_before["cluster_seconds"]
     print(f"\n{models}-model synthetic project through {DAG_FILE} on the emulator:")
     print(f"  DAG run {dag_run.state} in {wall:.0f} s wall ({wall / 60:.1f} min), "
           f"{len(dag.tasks)} Airflow tasks")
-    print(f"  Databricks job run: {len(tasks)} tasks in {job_seconds:.0f} s, failed: "
-          f"{', '.join(failed) or 'none'}; at most {peak_concurrency(intervals)} tasks at once "
-          f"(the graph's widest layer: {widest_layer(models)} models)")
+    print(f"  Databricks job run: {len(tasks)} tasks in {job_seconds:.0f} s, "
+          f"{', '.join(f'{n} {state}' for state, n in outcomes.most_common())}; at most "
+          f"{peak_concurrency(intervals)} tasks at once (the graph's widest layer: "
+          f"{widest_layer(models)} models)")
     mean_sql = statistics.mean(sql) if sql else float("nan")
     print(f"  per model task: median {statistics.median(durations):.1f} s, mean "
           f"{statistics.mean(durations):.1f} s, of which dbt's SQL {mean_sql:.2f} s: overhead "
           f"{statistics.mean(durations) - mean_sql:.1f} s per model ({len(sql)} run_results)")
     print(f"  cluster starts {starts}, cluster-seconds {cluster_seconds:.0f}")
-    print(f"  CPU: emulator + task processes {emulator_cpu:.0f} s "
-          f"({emulator_cpu / len(tasks):.1f} s per task), Airflow (dag.test) {airflow_cpu:.0f} s; "
-          f"on 2 otherwise idle cores at least {(emulator_cpu + airflow_cpu) / 2 / 60:.1f} min; "
-          "load average now "
+    per_task_cpu = emulator_cpu / max(succeeded, 1)
+    all_tasks_cpu = per_task_cpu * len(tasks) + airflow_cpu
+    print(f"  CPU: emulator + task processes {emulator_cpu:.0f} s ({per_task_cpu:.1f} s per "
+          f"successful task), Airflow (dag.test) {airflow_cpu:.0f} s; all {len(tasks)} tasks on "
+          f"2 otherwise idle cores: at least {all_tasks_cpu / 2 / 60:.1f} min; load average now "
           f"{os.getloadavg()[0]:.1f}")
 
 
