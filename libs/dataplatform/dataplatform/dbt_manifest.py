@@ -72,6 +72,19 @@ class DbtWorkflowConfig:
     limits: JobLimits = JobLimits()
 
 
+def _set_upstream(task: DatabricksTaskOperator, parents: Sequence[DatabricksTaskOperator]) -> None:
+    """``parents >> task`` for operators rendered into one DAG, in time linear in the edges.
+
+    Airflow's ``>>`` checks that both ends share a DAG by hashing the DAG, which hashes the list
+    of all its task ids, on every edge: quadratic in the models (half the render time at 2,000
+    models). Between two operators of the same DAG it then only records the edge in both id sets,
+    which is what this does.
+    """
+    for parent in parents:
+        parent.downstream_task_ids.add(task.task_id)
+        task.upstream_task_ids.add(parent.task_id)
+
+
 def dbt_workflow(
     manifest_path: str | Path, config: DbtWorkflowConfig, group_id: str = "dbt"
 ) -> tuple[DatabricksWorkflowTaskGroup, ...]:
@@ -121,9 +134,8 @@ def _render_job(
         if task_id == SOURCE_TESTS_TASK_ID:
             continue
         checks = (SOURCE_TESTS_TASK_ID,) if task_id in readers else ()
-        for parent in (*checks, *nodes[task_id].upstream):
-            if parent in tasks:
-                tasks[parent] >> tasks[task_id]
+        parents = (*checks, *nodes[task_id].upstream)
+        _set_upstream(tasks[task_id], [tasks[parent] for parent in parents if parent in tasks])
 
 
 def _job_clusters(config: DbtWorkflowConfig, count: int) -> list[dict[str, Any]]:
