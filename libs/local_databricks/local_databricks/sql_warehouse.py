@@ -222,6 +222,8 @@ class Warehouse:
         frame = spark.sql(bind_parameters(statement.text, statement.parameters))
         if statement.row_limit:
             frame = frame.limit(statement.row_limit + 1)
+        if statement.done:  # canceled while the compute started: its interrupt found no query
+            return
         rows = frame.collect()
         if statement.state == "CANCELED":
             return
