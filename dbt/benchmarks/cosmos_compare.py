@@ -1,8 +1,9 @@
 """DAG construction time: our model-level renderer vs astronomer-cosmos, on the same manifests.
 
 For each size (default 500 and 2,000 models) it builds the synthetic project
-(synthetic_project.py: models in folders, each reading 1-3 earlier ones, unique/not_null tests
-and a relationships test per model) and parses it with dbt (the `dbt:synthetic-build` PEX),
+(`dataplatform.synthetic_dbt`: staging, intermediate and marts models in folders per layer and
+domain, each reading a source or 1-3 earlier models, unique/not_null tests and a relationships
+test per model) and parses it with dbt (the `dbt:synthetic-build` PEX),
 then builds a DAG from that manifest.json repeatedly with:
 - ours: `dataplatform.dbt_manifest.dbt_workflow` (a task per model, its tests inside it), from
   dbt's manifest and from the slim manifest the DAG bundle ships (what production reads);
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.synthetic_project import build_with_pex
+from benchmarks.synthetic_pex import build_with_pex
 
 Builder = Callable[[Path], int]  # the DAG's task count, from a synthetic build directory
 

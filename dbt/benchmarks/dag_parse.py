@@ -1,6 +1,6 @@
 """The DAG processor's parse of the model-level dbt DAG file with a large manifest.
 
-Builds the synthetic project (default 2,000 models, synthetic_project.py) with dbt and ships
+Builds the synthetic project (default 2,000 models, `dataplatform.synthetic_dbt`) with dbt and ships
 its slim manifest the way the bundle does (`DATAPLATFORM_DBT_MANIFEST`), then parses
 `airflow/dags/dbt_runs/dbt_models.py` as the dag-processor does, each time in a fresh process:
 import Airflow (the manager has it already; reported, not counted), pre-import the Airflow
@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.synthetic_project import build_with_pex
+from benchmarks.synthetic_pex import build_with_pex
 
 DAG_FILE = Path("airflow/dags/dbt_runs/dbt_models.py")
 DAGBAG_IMPORT_TIMEOUT = 30.0  # Airflow's and MWAA's default, [core] dagbag_import_timeout

@@ -1,8 +1,9 @@
 """End to end: a synthetic dbt project through the model-level DAG on the local emulator.
 
-Builds the synthetic project (default 300 models, synthetic_project.py) into a dbt-runner wheel
-and its slim manifest (the `dbt:synthetic-build` PEX), starts the emulator, publishes the wheel
-the way the local stack does, and runs the project's own model-level DAG
+Builds the synthetic project (default 300 models, `dataplatform.synthetic_dbt`) into a
+dbt-runner wheel and its slim manifest (the `dbt:synthetic-build` PEX), starts the emulator,
+publishes the wheel the way the local stack does, writes the `raw` source tables the staging
+models read (as ingestion does before dbt), and runs the project's own model-level DAG
 (`airflow/dags/dbt_runs/dbt_models.py`, the `local` environment, `DATAPLATFORM_DBT_MANIFEST` and
 `DATAPLATFORM_DBT_RUNNER_WHEEL` pointing at the build) once with `dag.test()`: one Databricks
 job, a task per model. It prints the wall time of the DAG run, the job run's time, per model
@@ -28,13 +29,17 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.synthetic_project import build_with_pex, widest_layer
+from dataplatform.synthetic_dbt import widest_layer
+
+from benchmarks.synthetic_pex import build_with_pex
 
 DAGS_FOLDER = Path("airflow/dags")
 DAG_FILE = DAGS_FOLDER / "dbt_runs" / "dbt_models.py"
 DAG_ID = "dbt_daily_models"
 JOB_NAME = f"local.{DAG_ID}.dbt"  # <environment>.<dag_id>.<group_id>
 LOGICAL_DATE = datetime(2025, 6, 1, tzinfo=UTC)
+WAREHOUSE_ID = "10ca1da7aba5e001"  # the emulator's SQL warehouse
+SOURCE_ROWS = ", ".join(f"({i})" for i in range(1, 11))  # ids every model joins and tests on
 
 
 def load_dag():
@@ -58,6 +63,21 @@ def report_progress(workspace, stop: threading.Event, every: float = 20.0) -> No
                        if t.state and t.state.life_cycle_state.value == "TERMINATED")
             print(f"  {time.monotonic() - started:5.0f} s: {done}/{len(tasks)} Databricks tasks "
                   "done", flush=True)
+
+
+def write_source_tables(workspace, manifest: Path) -> int:
+    """Each source table of dbt's `manifest` as a Delta table of ids 1..10; returns how many."""
+    sources = json.loads(manifest.read_text())["sources"].values()
+    statements = [f"CREATE SCHEMA IF NOT EXISTS {s}" for s in {s["schema"] for s in sources}]
+    for source in sources:
+        table = f"{source['schema']}.{source['identifier']}"
+        statements += [f"CREATE OR REPLACE TABLE {table} (id BIGINT) USING delta",
+                       f"INSERT INTO {table} VALUES {SOURCE_ROWS}"]
+    for statement in statements:
+        response = workspace.statement_execution.execute_statement(statement, WAREHOUSE_ID)
+        if response.status.state.value != "SUCCEEDED":
+            raise SystemExit(f"{statement} failed: {response.status.error}")
+    return len(sources)
 
 
 def peak_concurrency(intervals: list[tuple[int, int]]) -> int:
@@ -111,10 +131,10 @@ def main() -> None:
             "DATAPLATFORM_DBT_MANIFEST": str(built / "slim-manifest.json"),
             "DATAPLATFORM_DBT_RUNNER_WHEEL": wheel.name,
         })
-        run(args.models, wheel, args.emulator_pex.resolve(), root)
+        run(args.models, wheel, built / "manifest.json", args.emulator_pex.resolve(), root)
 
 
-def run(models: int, wheel: Path, emulator_pex: Path, root: Path) -> None:
+def run(models: int, wheel: Path, manifest: Path, emulator_pex: Path, root: Path) -> None:
     from databricks.sdk import WorkspaceClient
     from local_stack.airflow_home import databricks_connection, migrate_database
     from local_stack.emulator_process import EmulatorProcess
@@ -128,6 +148,7 @@ def run(models: int, wheel: Path, emulator_pex: Path, root: Path) -> None:
         migrate_database()
         dag = load_dag()
         workspace = WorkspaceClient(host=emulator.url, token=emulator.token, auth_type="pat")
+        print(f"wrote {write_source_tables(workspace, manifest)} source tables", flush=True)
         usage_before = emulator.usage()
         stop = threading.Event()
         threading.Thread(target=report_progress, args=(workspace, stop), daemon=True).start()

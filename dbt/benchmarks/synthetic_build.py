@@ -1,8 +1,9 @@
-"""Build a synthetic dbt project of N models the way the project builds its real one.
+"""Build a synthetic dbt project the way the project builds its real one.
 
-`python synthetic_build.py --models N --out DIR [--runner-wheel-dir D]` writes into DIR:
-- `project/`: the generated project (synthetic_project.py) with the packaged project's
-  profiles.yml and macros, so it runs on the same targets;
+`python synthetic_build.py --project P --out DIR [--runner-wheel-dir D]` writes into DIR:
+- `project/`: a copy of the project P (written by `dataplatform.synthetic_dbt`, which
+  synthetic_pex.py runs first, outside this resolve) with the packaged project's profiles.yml
+  and macros, so it runs on the same targets;
 - `manifest.json`: dbt's full parse output (what cosmos reads);
 - `slim-manifest.json`: the manifest as the DAG bundle ships it (`dbt/runner:manifest`);
 - with `--runner-wheel-dir` (which holds the `dbt/runner:unversioned-wheel` wheel): `wheel/`,
@@ -10,8 +11,9 @@
   `wheel_builder` (saved parse states, content version) and its `wheel-name.txt`.
 
 DIR is written to a temporary directory beside it and renamed at the end: it is complete or
-absent. Runs in the databricks resolve (dbt), as a PEX the benchmarks start:
-  ./pants package dbt:synthetic-build && python dist/dbt/synthetic-build.pex --models 300 --out D
+absent. Runs in the databricks resolve (dbt), as a PEX the benchmarks start (synthetic_pex.py
+writes P with the packaged profile's name):
+  ./pants package dbt:synthetic-build && python dist/dbt/synthetic-build.pex --project P --out D
 """
 
 from __future__ import annotations
@@ -28,8 +30,6 @@ from pathlib import Path
 import wheel_builder
 from dbt_runner.manifest import slim_manifest, write_manifest
 from dbt_runner.project import packaged_project
-
-from benchmarks.synthetic_project import generate_project
 
 PROJECT_IN_WHEEL = "dbt_runner/project/"
 
@@ -65,16 +65,17 @@ def one_wheel(directory: Path) -> Path:
     return wheels[0]
 
 
-def build(models: int, out: Path, source_wheel: Path | None) -> None:
+def build(source_project: Path, out: Path, source_wheel: Path | None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        project = generate_project(work / "project", models)
+        project = shutil.copytree(source_project, work / "project")
         add_packaged_profile(project)
         started = time.perf_counter()
         write_manifest(work / "manifest.json", project)
         manifest = json.loads((work / "manifest.json").read_text())
         (work / "slim-manifest.json").write_text(slim_manifest(manifest))
+        models = sum(1 for n in manifest["nodes"].values() if n["resource_type"] == "model")
         print(f"{models} models: dbt parse in {time.perf_counter() - started:.1f} s", flush=True)
         if source_wheel:
             print("building the dbt-runner wheel with this project (a parse per target) ...",
@@ -89,7 +90,7 @@ def build(models: int, out: Path, source_wheel: Path | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=int, required=True)
+    parser.add_argument("--project", type=Path, required=True, help="the dbt project to build")
     parser.add_argument("--out", type=Path, required=True, help="directory to (re)write")
     parser.add_argument(
         "--runner-wheel-dir",
@@ -99,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     source = one_wheel(args.runner_wheel_dir) if args.runner_wheel_dir else None
-    build(args.models, args.out, source)
+    if not (args.project / "dbt_project.yml").is_file():
+        raise SystemExit(f"synthetic_build: {args.project} has no dbt_project.yml")
+    build(args.project, args.out, source)
     print(f"wrote {args.out}")
     return 0
 

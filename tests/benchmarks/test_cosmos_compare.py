@@ -1,5 +1,6 @@
 """The cosmos comparison on 5 models: ours and cosmos' BUILD mode render the same models as
-tasks (ours adds the job's launch task), cosmos' default twice as many."""
+tasks (ours adds the source tests' task and the job's launch task), cosmos' default twice as
+many."""
 
 import re
 
@@ -11,9 +12,9 @@ def test_prints_each_renderer_with_its_task_count():
 
     rows = dict(re.findall(r"^\s+5  (.+?)\s{2,}(\d+) ", out, re.MULTILINE))
     assert rows == {
-        "ours": "7",  # 5 models + the seed + launch
+        "ours": "7",  # 5 models + the source tests + launch
         "ours, shipped slim manifest": "7",
-        "cosmos TestBehavior.BUILD": "6",
-        "cosmos default": "11",  # a run and a test task per model, the seed alone
+        "cosmos TestBehavior.BUILD": "5",  # cosmos renders no source (nor its tests) by default
+        "cosmos default": "10",  # a run and a test task per model
     }
     assert "wall/ours" in out

@@ -12,6 +12,8 @@ Two outputs of one description:
 - ``synthetic_manifest(models)``: a manifest.json shaped like ``dbt parse --slim`` output
   (nodes, sources, parent and child maps), written in milliseconds with no dbt installed.
 
+Standard library only, so every resolve (Airflow, the benchmarks', dbt's) can import it.
+
   python -m dataplatform.synthetic_dbt manifest --models 2000 --out manifest.json
   python -m dataplatform.synthetic_dbt project --models 300 --out DIR
 """
@@ -78,6 +80,16 @@ def synthetic_models(count: int, seed: int = 7) -> list[SyntheticModel]:
             models.append(model)
             by_layer[layer].append(model)
     return models
+
+
+def widest_layer(count: int, seed: int = 7) -> int:
+    """The most models at one depth of the graph: the peak parallelism of a run that starts
+    every model as soon as its parents are done (what a benchmark's run can reach at most)."""
+    depth: dict[str, int] = {}
+    for model in synthetic_models(count, seed):
+        depth[model.name] = 1 + max((depth[p] for p in model.parents), default=0)
+    levels = list(depth.values())
+    return max(levels.count(level) for level in set(levels))
 
 
 def _sql(model: SyntheticModel) -> str:
