@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from airflow.sdk import DAG, Asset
 
-from dataplatform.callbacks import default_args
+from dataplatform.callbacks import default_args, late_run_deadline
 from dataplatform.config import Environment
 
 # Fixed and in the past: with catchup off, only the latest interval runs after a deploy.
@@ -19,14 +19,15 @@ Schedule = str | Collection[Asset]
 
 def platform_dag_args(env: Environment, schedule: Schedule, tags: Sequence[str]) -> dict:
     """Keyword arguments for ``DAG``/``@dag``: no backfill on deploy, one run at a time,
-    the environment's owner, retries and alerts. ``schedule`` is a cron expression or the
-    Assets whose updates (all of them) start a run."""
+    the environment's owner, retries, failure alerts and late-run deadline. ``schedule`` is a
+    cron expression or the Assets whose updates (all of them) start a run."""
     return {
         "schedule": schedule if isinstance(schedule, str) else list(schedule),
         "start_date": START_DATE,
         "catchup": False,
         "max_active_runs": 1,
         "default_args": default_args(env),
+        "deadline": late_run_deadline(env),
         "tags": list(tags),
     }
 
