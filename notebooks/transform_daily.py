@@ -2,7 +2,7 @@
 # MAGIC %md
 # MAGIC # Daily revenue
 # MAGIC Builds `<catalog>.<curated_schema>.daily_revenue` (one row per order date) from the raw
-# MAGIC tables of one day (`run_date`). A rerun replaces that date's row.
+# MAGIC tables of one day (`run_date`). A rerun replaces that date's row and no other.
 
 # COMMAND ----------
 
@@ -43,10 +43,16 @@ daily = (
     )
 )
 
-writer = daily.write.format("delta")
-if spark.catalog.tableExists(daily_revenue):  # noqa: F821
-    writer = writer.mode("overwrite").option("replaceWhere", f"order_date = '{run_date}'")
-writer.saveAsTable(daily_revenue)
+# One atomic commit replaces exactly this date's row; other dates are never touched.
+spark.sql(  # noqa: F821
+    f"CREATE TABLE IF NOT EXISTS {daily_revenue} (order_date DATE, orders BIGINT, "
+    "customers BIGINT, order_amount DECIMAL(22,2), paid_amount DECIMAL(22,2)) USING delta"
+)
+daily.createOrReplaceTempView("daily")
+spark.sql(  # noqa: F821
+    f"INSERT INTO {daily_revenue} REPLACE WHERE order_date = DATE'{run_date}' "
+    "SELECT order_date, orders, customers, order_amount, paid_amount FROM daily"
+)
 
 # COMMAND ----------
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +29,16 @@ class EmulatorEndpoint:
         return json.dumps({"conn_type": "databricks", "host": self.host, "port": self.port,
                            "schema": "http", "password": self.token})
 
-    def usage(self) -> dict:
-        request = urllib.request.Request(f"{self.url}/emulator/usage",
+    def get(self, path: str, **query: object) -> dict:
+        """The JSON answer of a GET to the emulator (e.g. /api/2.2/jobs/runs/get, run_id=N)."""
+        suffix = f"?{urllib.parse.urlencode(query)}" if query else ""
+        request = urllib.request.Request(f"{self.url}{path}{suffix}",
                                          headers={"Authorization": f"Bearer {self.token}"})
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
+
+    def usage(self) -> dict:
+        return self.get("/emulator/usage")
 
 
 class EmulatorProcess:
