@@ -13,21 +13,11 @@ from pathlib import Path
 import pytest
 from local_stack.airflow_api import wait_until
 from local_stack.stack import RunningStack, StackConfig, local_stack
+from support.airflow_stack import artifact
 from support.smtp_sink import SmtpSink
 
-REPO = Path(__file__).resolve().parents[2]
 DAGS = Path(__file__).resolve().parent / "dags"
-EMULATOR_PEX = "libs.local_databricks/emulator.pex"
 DAG_ID = "late_run"  # dags/late_run.py: deadline 5 s after queued, mail to oncall@example.com
-
-
-def emulator_pex() -> Path:
-    """Built into the Pants sandbox (runtime package dependency), else taken from dist/."""
-    for candidate in (Path(EMULATOR_PEX), REPO / "dist" / EMULATOR_PEX):
-        if candidate.is_file():
-            return candidate.resolve()
-    raise FileNotFoundError(f"{EMULATOR_PEX} is not built: run "
-                            "`./pants package libs/local_databricks:emulator`")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +37,7 @@ def stack(sink, release_file, tmp_path_factory) -> Iterator[RunningStack]:
     smtp = {"conn_type": "smtp", "host": "127.0.0.1", "port": sink.port,
             "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@localhost"}}
     config = StackConfig(
-        emulator_pex=emulator_pex(),
+        emulator_pex=artifact("libs.local_databricks/emulator.pex"),
         state_dir=tmp_path_factory.mktemp("alerts-stack"),
         dags_folder=DAGS,
         env={"AIRFLOW_CONN_SMTP_SINK": json.dumps(smtp),
