@@ -49,6 +49,7 @@ def run_all(dags_folder: Path, emulator: EmulatorEndpoint, emulator_state: Path,
             ) -> list[DagResult]:
     """Each DAG (or those of `dag_ids`) once with dag.test(), in schedule order."""
     from airflow.dag_processing.dagbag import DagBag
+    from dataplatform.dags import dag_test
 
     bag = DagBag(dag_folder=dags_folder, bundle_path=dags_folder)
     if bag.import_errors:
@@ -64,7 +65,7 @@ def run_all(dags_folder: Path, emulator: EmulatorEndpoint, emulator_state: Path,
         print(f"local run: {dag_id} ...", file=console, flush=True)
         before = usage_mark(emulator, emulator_state)
         started = time.monotonic()
-        dag_run = selected[dag_id].test(logical_date=logical_date)
+        dag_run = dag_test(selected[dag_id], logical_date=logical_date)
         failed = sorted(ti.task_id for ti in dag_run.get_task_instances() if ti.state == "failed")
         result = measure(dag_id, str(dag_run.state), time.monotonic() - started, emulator,
                          emulator_state, before, failed)

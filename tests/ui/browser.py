@@ -27,9 +27,10 @@ from websockets.sync.client import connect
 # when null), scrolled into view; null when there is none.
 _FIND = """
 ((selector, text) => {
-  const visible = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
-  const hits = [...document.querySelectorAll(selector)]
-    .filter((e) => visible(e) && (text === null || (e.innerText || e.textContent || '').includes(text)));
+  const visible = (e) =>
+    e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
+  const shows = (e) => text === null || (e.innerText || e.textContent || '').includes(text);
+  const hits = [...document.querySelectorAll(selector)].filter((e) => visible(e) && shows(e));
   const element = hits.find((e) => !hits.some((o) => o !== e && e.contains(o)));
   if (element) element.scrollIntoView({block: 'center', inline: 'center'});
   return element || null;

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import Browser, chromium_path
+from ui.browser import Browser, chromium_path
 from support.airflow_stack import PROJECT_DAGS, REPO, headless_stack
 
 CHROMIUM = chromium_path()
