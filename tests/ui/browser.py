@@ -23,6 +23,10 @@ from typing import Any
 
 from websockets.sync.client import connect
 
+# How long to wait for what a page should show: generous, as a page of the local stack can take
+# a minute to render on a busy 2-core machine.
+WAIT_SECONDS = 180
+
 # The innermost visible element matching a CSS selector whose text contains a string (any text
 # when null), scrolled into view; null when there is none.
 _FIND = """
@@ -144,7 +148,7 @@ class Browser:
         """What the page shows (its body's rendered text)."""
         return self.evaluate("document.body ? document.body.innerText : ''")
 
-    def wait_until(self, expression: str, what: str, timeout: float = 60) -> Any:
+    def wait_until(self, expression: str, what: str, timeout: float = WAIT_SECONDS) -> Any:
         """The first truthy value of a JavaScript expression, polled."""
         deadline = time.monotonic() + timeout
         while True:
@@ -155,16 +159,17 @@ class Browser:
                 raise BrowserError(f"waited {timeout:.0f} s for {what} on {self.url}")
             time.sleep(0.25)
 
-    def wait_for_text(self, text: str, timeout: float = 60) -> None:
+    def wait_for_text(self, text: str, timeout: float = WAIT_SECONDS) -> None:
         self.wait_until(f"document.body && document.body.innerText.includes({json.dumps(text)})",
                         f"the text {text!r}", timeout)
 
-    def wait_for(self, selector: str, text: str | None = None, timeout: float = 60) -> None:
+    def wait_for(self, selector: str, text: str | None = None,
+                 timeout: float = WAIT_SECONDS) -> None:
         """Until a visible `selector` containing `text` is on the page."""
         self.wait_until(self._on_element(selector, text, "(e) => true"),
                         _describe(selector, text), timeout)
 
-    def click(self, selector: str, text: str | None = None, timeout: float = 30) -> None:
+    def click(self, selector: str, text: str | None = None, timeout: float = WAIT_SECONDS) -> None:
         """Press and release the mouse on the first visible `selector` containing `text`."""
         point = self.wait_until(self._on_element(selector, text, """(e) => {
             const box = e.getBoundingClientRect();

@@ -53,6 +53,15 @@ def shot(browser) -> Iterator:
     print(f"UI screenshots in {folder}")
 
 
+@pytest.fixture(autouse=True)
+def shot_on_failure(request, shot) -> Iterator[None]:
+    """The page as it was when a test failed: <test name>-failed.png."""
+    yield
+    report = getattr(request.node, "call_report", None)
+    if report is not None and report.failed:
+        shot(f"{request.node.name}-failed")
+
+
 def databricks_run(stack, run_id: int) -> dict:
     """`runs/get` of the emulator, as databricks-sdk or the provider reads it."""
     request = urllib.request.Request(
@@ -96,15 +105,20 @@ def test_a_triggered_run_turns_green_and_its_log_links_the_databricks_run(stack,
                                   "the UI to open the new run")
     run_id = urllib.parse.unquote(run_page.split("/runs/")[1].split("/")[0])
 
-    browser.wait_for("[data-testid=state-badge]", "Success", timeout=300)
-    assert stack.api.wait_for_run(DAG_ID, run_id, timeout=60)["state"] == "success"
+    browser.wait_for("[data-testid=state-badge]")  # queued or running for now
+    # The page refreshes itself only while the DAG (unpaused when the page loaded) has pending
+    # runs, so it can miss the final state: when the run has ended, load it again, as a user
+    # would.
+    assert stack.api.wait_for_run(DAG_ID, run_id, timeout=480)["state"] == "success"
+    browser.goto(browser.url)
+    browser.wait_for("[data-testid=state-badge]", "Success")
     red, green, blue = browser.background_color("[data-testid=state-badge]", "Success")
     assert green > red and green > blue, (red, green, blue)
     shot("04-run-success")
 
     browser.click(f"table a[href*='/tasks/{TASK_ID}']")
     emulator_run_link = f"a[href^='{stack.emulator.url}/run/']"
-    browser.wait_for(emulator_run_link, timeout=60)  # the provider logs the run page URL
+    browser.wait_for(emulator_run_link)  # the provider logs the run page URL
     shot("05-task-log")
     link = browser.evaluate(f"document.querySelector({json.dumps(emulator_run_link)}).href")
 
