@@ -154,12 +154,18 @@ class AirflowApi:
 
 
 def wait_until(probe: Callable[[], T], timeout: float, what: str, interval: float = 0.5) -> T:
-    """The first truthy value of `probe()`, polled every `interval` seconds."""
+    """The first truthy value of `probe()`, polled every `interval` seconds. A probe that cannot
+    reach its server (refused, timed out: a busy machine) is asked again until the deadline."""
     deadline = time.monotonic() + timeout
+    unreachable: OSError | None = None
     while True:
-        value = probe()
+        try:
+            value = probe()
+        except OSError as error:
+            value, unreachable = None, error
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"waited {timeout:.0f} s for {what}")
+            detail = f" (last: {unreachable})" if unreachable else ""
+            raise TimeoutError(f"waited {timeout:.0f} s for {what}{detail}")
         time.sleep(interval)

@@ -49,10 +49,7 @@ class RunningStack:
 
         def parsed() -> bool:
             self.services.check_running()
-            try:
-                errors, known = self.api.import_errors(), self.api.dag_ids()
-            except OSError:  # the api-server is busy (it shares the cores): ask again
-                return False
+            errors, known = self.api.import_errors(), self.api.dag_ids()
             if errors:
                 details = "\n".join(f"{e['filename']}: {e['stack_trace']}" for e in errors)
                 raise RuntimeError(f"the DAG bundle has import errors:\n{details}")

@@ -58,3 +58,17 @@ def test_a_backfill_run_twice_leaves_the_same_rows(stack, api, emulator):
         assert after_second[table] == by_date, f"{table} changed on the second pass"
     # Each pass wrote each day's rows once (the ingest notebook: 6 orders a day).
     assert second.rows_written["hive_metastore.raw.orders"] == 18
+
+
+def test_a_failed_backfill_names_the_task_its_databricks_run_and_the_error(stack, api, emulator):
+    from local_stack.report import failure_lines
+
+    # Both tries of the day's ingest task (the environment allows one retry) fail on Databricks.
+    emulator.inject_fault(run="fail", count=2, message="RuntimeError: the source bucket is empty")
+    day = date(2025, 5, 1)
+    result = run_backfill(stack, INGEST, day, day, "none", 1, print)
+
+    assert result.state == "failed"
+    (line,) = failure_lines(result)
+    assert line.startswith(f"FAILED {INGEST} task ingest_raw: {stack.emulator.url}/run/")
+    assert line.endswith("RuntimeError: the source bucket is empty")
