@@ -67,9 +67,9 @@ def delta_tables(state_dir: Path) -> dict[str, Path]:
     catalog_file = state_dir / "warehouse" / "_catalog.json"
     if not catalog_file.is_file():
         return {}
-    entries = json.loads(catalog_file.read_text())
+    entries = json.loads(catalog_file.read_text())  # views have their SQL text, no location
     return {name: Path(entry["location"]) for name, entry in entries.items()
-            if (Path(entry["location"]) / "_delta_log").is_dir()}
+            if "location" in entry and (Path(entry["location"]) / "_delta_log").is_dir()}
 
 
 def delta_versions(state_dir: Path) -> dict[str, int]:
