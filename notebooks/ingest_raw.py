@@ -57,14 +57,19 @@ SCHEMAS = {
 }
 ROWS = {f"{raw}.customers": customers, f"{raw}.orders": orders, f"{raw}.payments": payments}
 
-# One atomic commit per table replaces exactly this date's rows (INSERT ... REPLACE WHERE):
-# a rerun or backfill of the date leaves the same rows, and other dates are never touched.
+# One atomic commit per table replaces exactly this date's rows (INSERT ... REPLACE WHERE on the
+# date partition): a rerun or backfill of the date leaves the same rows, other dates untouched.
 spark.sql(f"CREATE SCHEMA IF NOT EXISTS {raw}")  # noqa: F821 - spark is provided by Databricks
 for table, schema in SCHEMAS.items():
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {table} ({schema}) USING delta")  # noqa: F821
-    spark.createDataFrame(ROWS[table], schema).createOrReplaceTempView("incoming")  # noqa: F821
+    frame = spark.createDataFrame(ROWS[table], schema)  # noqa: F821
+    if not spark.catalog.tableExists(table):  # noqa: F821
+        frame.write.format("delta").partitionBy("_ingest_date").saveAsTable(table)
+        continue
+    frame.createOrReplaceTempView("incoming")
+    columns = ", ".join(spark.table(table).columns)  # noqa: F821 - the table's column order
     spark.sql(  # noqa: F821
-        f"INSERT INTO {table} REPLACE WHERE _ingest_date = DATE'{run_date}' SELECT * FROM incoming"
+        f"INSERT INTO {table} REPLACE WHERE _ingest_date = DATE'{run_date}' "
+        f"SELECT {columns} FROM incoming"
     )
 
 # COMMAND ----------

@@ -44,15 +44,15 @@ daily = (
 )
 
 # One atomic commit replaces exactly this date's row; other dates are never touched.
-spark.sql(  # noqa: F821
-    f"CREATE TABLE IF NOT EXISTS {daily_revenue} (order_date DATE, orders BIGINT, "
-    "customers BIGINT, order_amount DECIMAL(22,2), paid_amount DECIMAL(22,2)) USING delta"
-)
-daily.createOrReplaceTempView("daily")
-spark.sql(  # noqa: F821
-    f"INSERT INTO {daily_revenue} REPLACE WHERE order_date = DATE'{run_date}' "
-    "SELECT order_date, orders, customers, order_amount, paid_amount FROM daily"
-)
+if spark.catalog.tableExists(daily_revenue):  # noqa: F821
+    daily.createOrReplaceTempView("daily")
+    columns = ", ".join(spark.table(daily_revenue).columns)  # noqa: F821 - the table's order
+    spark.sql(  # noqa: F821
+        f"INSERT INTO {daily_revenue} REPLACE WHERE order_date = DATE'{run_date}' "
+        f"SELECT {columns} FROM daily"
+    )
+else:
+    daily.write.format("delta").partitionBy("order_date").saveAsTable(daily_revenue)
 
 # COMMAND ----------
 

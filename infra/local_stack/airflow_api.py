@@ -29,7 +29,7 @@ class AirflowApiError(RuntimeError):
 
 
 class AirflowApi:
-    def __init__(self, base_url: str, timeout: float = 30) -> None:
+    def __init__(self, base_url: str, timeout: float = 60) -> None:
         self.base_url, self.timeout = base_url.rstrip("/"), timeout
         self._token: str | None = None
 
@@ -119,6 +119,17 @@ class AirflowApi:
                 "dag_run_id": run_id, "task_ids": task_ids}
         return self.post(f"/dags/{dag_id}/clearTaskInstances", body)["task_instances"]
 
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom value as stored (JSON), or None when the task pushed none."""
+        path = (f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/"
+                f"{task_id}/xcomEntries/{key}")
+        try:
+            return self.get(path)["value"]
+        except AirflowApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
         path = (f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/"
                 f"{task_id}/logs/{try_number}")
@@ -143,12 +154,18 @@ class AirflowApi:
 
 
 def wait_until(probe: Callable[[], T], timeout: float, what: str, interval: float = 0.5) -> T:
-    """The first truthy value of `probe()`, polled every `interval` seconds."""
+    """The first truthy value of `probe()`, polled every `interval` seconds. A probe that cannot
+    reach its server (refused, timed out: a busy machine) is asked again until the deadline."""
     deadline = time.monotonic() + timeout
+    unreachable: OSError | None = None
     while True:
-        value = probe()
+        try:
+            value = probe()
+        except OSError as error:
+            value, unreachable = None, error
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"waited {timeout:.0f} s for {what}")
+            detail = f" (last: {unreachable})" if unreachable else ""
+            raise TimeoutError(f"waited {timeout:.0f} s for {what}{detail}")
         time.sleep(interval)

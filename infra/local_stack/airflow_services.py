@@ -14,6 +14,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from local_stack.processes import stop_with_parent
+
 SERVICES = {
     "api-server": ["api-server", "--host", "127.0.0.1", "--port", "{port}"],
     "scheduler": ["scheduler", "--skip-serve-logs"],
@@ -54,7 +56,7 @@ class AirflowServices:
                 with self.log_file(name).open("ab") as log:  # the child keeps its own handle
                     self.processes[name] = subprocess.Popen(
                         argv, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                        start_new_session=True,
+                        start_new_session=True, preexec_fn=stop_with_parent,
                     )  # fmt: skip
         except BaseException:
             self.stop()

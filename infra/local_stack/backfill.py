@@ -27,10 +27,25 @@ def unpause_and_settle(stack: RunningStack, dag_id: str, progress: Callable[[str
         now = datetime.now(UTC).isoformat()
         wait_until(lambda: (api.get(f"/dags/{dag_id}")["next_dagrun_run_after"] or "9") > now,
                    120, f"the scheduler to start {dag_id}'s latest scheduled run")
-    active = [r for r in api.dag_runs(dag_id, state=["queued", "running"])]
-    for run in active:
+    for run in api.dag_runs(dag_id, state=["queued", "running"]):
         progress(f"waiting for {dag_id}'s {run['run_type']} run {run['dag_run_id']} to finish")
         api.wait_for_run(dag_id, run["dag_run_id"], timeout=1800)
+
+
+def create_backfill(api, dag_id: str, start: datetime, end: datetime, reprocess_behavior: str,
+                    max_active_runs: int, attempts: int = 10) -> dict:
+    """POST /backfills; asked again while SQLite is locked by the scheduler (HTTP 503: the local
+    stack's database takes one writer at a time; MWAA's PostgreSQL does not refuse)."""
+    attempt = 1
+    while True:
+        try:
+            return api.create_backfill(dag_id, start, end, reprocess_behavior, max_active_runs)
+        except AirflowApiError as error:
+            if error.status != 503 or attempt == attempts:
+                raise SystemExit(f"backfill of {dag_id} from {start:%Y-%m-%d} to {end:%Y-%m-%d} "
+                                 f"refused: {error.detail}") from None
+        attempt += 1
+        time.sleep(2)
 
 
 def run_backfill(stack: RunningStack, dag_id: str, first: date, last: date,
@@ -46,10 +61,7 @@ def run_backfill(stack: RunningStack, dag_id: str, first: date, last: date,
     before = usage_mark(stack.emulator, emulator_state)
     started = time.monotonic()
     start, end = day_range(first, last)
-    try:
-        backfill = api.create_backfill(dag_id, start, end, reprocess_behavior, max_active_runs)
-    except AirflowApiError as error:
-        raise SystemExit(f"backfill of {dag_id} {first}..{last} refused: {error.detail}") from None
+    backfill = create_backfill(api, dag_id, start, end, reprocess_behavior, max_active_runs)
     progress(f"backfill {backfill['id']} of {dag_id} from {first} to {last} "
              f"(reprocess {reprocess_behavior}, {max_active_runs} at a time)")
     reported: set[str] = set()

@@ -13,6 +13,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from local_stack.processes import stop_with_parent
+
 
 @dataclass(frozen=True)
 class EmulatorEndpoint:
@@ -61,6 +63,7 @@ class EmulatorProcess:
                  "--state-dir", str(self.state_dir)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 env={k: v for k, v in os.environ.items() if not k.startswith("PEX")},
+                preexec_fn=stop_with_parent,
             )
         try:
             deadline = time.monotonic() + 60

@@ -4,6 +4,7 @@ Databricks run page and its first error line."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ def measure(dag_id: str, state: str, seconds: float, emulator: EmulatorEndpoint,
     """The DagResult of what happened since `before` (one DAG ran in between)."""
     after = usage_mark(emulator, state_dir)
     new_runs = sorted(after.run_ids - before.run_ids)
-    failures = tuple(task_failure(emulator, task_id, new_runs) for task_id in failed_tasks)
+    failures = tuple(task_failure(emulator, dag_id, task_id, new_runs) for task_id in failed_tasks)
     return DagResult(
         dag_id, state, round(seconds, 1), len(new_runs),
         after.cluster_starts - before.cluster_starts,
@@ -66,9 +67,9 @@ def delta_tables(state_dir: Path) -> dict[str, Path]:
     catalog_file = state_dir / "warehouse" / "_catalog.json"
     if not catalog_file.is_file():
         return {}
-    entries = json.loads(catalog_file.read_text())
+    entries = json.loads(catalog_file.read_text())  # views have their SQL text, no location
     return {name: Path(entry["location"]) for name, entry in entries.items()
-            if (Path(entry["location"]) / "_delta_log").is_dir()}
+            if "location" in entry and (Path(entry["location"]) / "_delta_log").is_dir()}
 
 
 def delta_versions(state_dir: Path) -> dict[str, int]:
@@ -98,22 +99,21 @@ def rows_written(state_dir: Path, since: Mapping[str, int]) -> dict[str, int]:
     return written
 
 
-def task_failure(emulator: EmulatorEndpoint, task_id: str, run_ids: Iterable[int]) -> TaskFailure:
-    """The failed Databricks run (among `run_ids`) of an Airflow task: matched by its run name
-    (`<env>.<dag>.<task>`) or, in a workflow job, by its task key (`<dag>__<group>__<task>`)."""
-    key = task_id.replace(".", "__")
+def task_failure(emulator: EmulatorEndpoint, dag_id: str, task_id: str, run_ids: Iterable[int]
+                 ) -> TaskFailure:
+    """The failed Databricks run (among `run_ids`) of an Airflow task: a submitted run by its
+    name (`<env>.<dag>.<task>`), a workflow job's task by the key the provider gives it (the MD5
+    of `<dag>__<task>`)."""
+    task_key = hashlib.md5(f"{dag_id}__{task_id}".encode()).hexdigest()
     for run_id in reversed(list(run_ids)):
         run = emulator.get("/api/2.2/jobs/runs/get", run_id=run_id)
-        candidates = [run, *run.get("tasks", [])]
-        for part in candidates:
-            name = part.get("task_key") or part.get("run_name") or ""
-            result = part.get("state", {}).get("result_state")
-            if (name.endswith(key) or name.endswith(f".{task_id}")) and result not in (
-                None, "SUCCESS"
-            ):
-                error = part["state"].get("state_message") or result
+        for part in [run, *run.get("tasks", [])]:
+            state = part.get("state", {})
+            ours = (part.get("task_key") == task_key
+                    or part.get("run_name", "").endswith(f".{dag_id}.{task_id}"))
+            if ours and state.get("result_state") not in (None, "SUCCESS"):
                 output = emulator.get("/api/2.2/jobs/runs/get-output", run_id=part["run_id"])
-                error = output.get("error") or error
+                error = output.get("error") or state.get("state_message") or state["result_state"]
                 return TaskFailure(task_id, run.get("run_page_url"), first_line(error))
     return TaskFailure(task_id, None, "no failed Databricks run: see the task's log")
 

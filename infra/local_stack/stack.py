@@ -49,10 +49,11 @@ class RunningStack:
 
         def parsed() -> bool:
             self.services.check_running()
-            if errors := self.api.import_errors():
+            errors, known = self.api.import_errors(), self.api.dag_ids()
+            if errors:
                 details = "\n".join(f"{e['filename']}: {e['stack_trace']}" for e in errors)
                 raise RuntimeError(f"the DAG bundle has import errors:\n{details}")
-            return set(dag_ids) <= set(self.api.dag_ids())
+            return set(dag_ids) <= set(known)
 
         wait_until(parsed, timeout, f"the dag-processor to parse {', '.join(dag_ids)}", 1)
 
