@@ -113,8 +113,9 @@ class AirflowApi:
             timeout, f"{dag_id} run {run_id} to finish",
         )  # fmt: skip
 
-    def clear_tasks(self, dag_id: str, run_id: str, task_ids: list[str]) -> list[dict]:
-        """Clear finished tasks of one run (as the UI's Clear does); their run is re-queued."""
+    def clear_tasks(self, dag_id: str, run_id: str, task_ids: list[str] | None) -> list[dict]:
+        """Clear finished tasks of one run (all of them for None), as the UI's Clear does; their
+        run is re-queued and each task runs again with its next try number."""
         body = {"dry_run": False, "only_failed": False, "reset_dag_runs": True,
                 "dag_run_id": run_id, "task_ids": task_ids}
         return self.post(f"/dags/{dag_id}/clearTaskInstances", body)["task_instances"]

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 
 from conftest import failed_tasks, run_all
 from local_stack.backfill import run_backfill
+from local_stack.report import DagResult
 
 INGEST, WORKFLOW, DBT_BUILD = "notebook_orders_ingest", "workflow_orders_daily", "dbt_daily_build"
 FIRST, LAST = date(2025, 4, 1), date(2025, 4, 3)
@@ -23,16 +24,24 @@ TABLES = {  # table -> its date column
 }
 
 
-def backfill_pass(stack, api, reprocess_behavior: str):
-    """The ingest backfill, then the readers for those days; what the backfill reported."""
+def backfill_pass(stack, api, reprocess_behavior: str, readers: list[dict]) -> DagResult:
+    """The ingest backfill, then the readers for those days: triggered on the first pass, cleared
+    (run again, as after a fix) on the second, since a DAG has one run per logical date."""
     result = run_backfill(stack, INGEST, FIRST, LAST, reprocess_behavior, 1, print)
-    readers = [(WORKFLOW, datetime.fromisoformat(day).replace(tzinfo=UTC)) for day in DAYS]
     for dag_id in (WORKFLOW, DBT_BUILD):
         api.set_paused(dag_id, False)
-    for run in run_all(api, [*readers, (DBT_BUILD, datetime(2025, 4, 3, tzinfo=UTC))]):
-        assert run["state"] == "success", (run["dag_id"], failed_tasks(api, run))
+    if readers:
+        for run in readers:
+            api.clear_tasks(run["dag_id"], run["dag_run_id"], None)
+        finished = [api.wait_for_run(r["dag_id"], r["dag_run_id"], timeout=900) for r in readers]
+    else:
+        days = [(WORKFLOW, datetime.fromisoformat(day).replace(tzinfo=UTC)) for day in DAYS]
+        finished = run_all(api, [*days, (DBT_BUILD, datetime(2025, 4, 3, tzinfo=UTC))])
     for dag_id in (WORKFLOW, DBT_BUILD):
         api.set_paused(dag_id, True)
+    for run in finished:
+        assert run["state"] == "success", (run["dag_id"], failed_tasks(api, run))
+    readers[:] = finished
     return result
 
 
@@ -45,9 +54,10 @@ def test_a_backfill_run_twice_leaves_the_same_rows(stack, api, emulator):
     for dag_id in (WORKFLOW, DBT_BUILD, "dbt_daily_models"):
         api.set_paused(dag_id, True)
 
-    first = backfill_pass(stack, api, "none")
+    readers: list[dict] = []
+    first = backfill_pass(stack, api, "none", readers)
     after_first = snapshot(emulator)
-    second = backfill_pass(stack, api, "completed")
+    second = backfill_pass(stack, api, "completed", readers)
     after_second = snapshot(emulator)
 
     for result in (first, second):
