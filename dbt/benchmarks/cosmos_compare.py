@@ -1,102 +1,52 @@
-"""DAG construction time: our model-level renderer vs astronomer-cosmos, same 500-model manifest.
+"""DAG construction time: our model-level renderer vs astronomer-cosmos, on the same manifests.
 
-1. generates a synthetic dbt project (N models in layers, each reading 1-3 earlier ones, with
-   unique/not_null tests and one relationships test per model),
-2. parses it with the project's manifest CLI (the `dbt/runner:manifest-cli` PEX, which carries
-   dbt from the databricks resolve),
-3. builds the DAG from that manifest repeatedly with `dataplatform.dbt_manifest.dbt_workflow`
-   and with cosmos `DbtDag` (RenderConfig(load_method=LoadMode.DBT_MANIFEST), its defaults
-   otherwise) and prints both times and the ratio.
+For each size (default 500 and 2,000 models) it builds the synthetic project
+(synthetic_project.py: models in folders, each reading 1-3 earlier ones, unique/not_null tests
+and a relationships test per model) and parses it with dbt (the `dbt:synthetic-build` PEX),
+then builds a DAG from that manifest.json repeatedly with:
+- ours: `dataplatform.dbt_manifest.dbt_workflow` (a task per model, its tests inside it), from
+  dbt's manifest and from the slim manifest the DAG bundle ships (what production reads);
+- cosmos like-for-like: `DbtDag` with `TestBehavior.BUILD` (a `dbt build` task per model, its
+  tests inside it): the same task count as ours;
+- cosmos default: `DbtDag` with its defaults (`TestBehavior.AFTER_EACH`: a run task and a test
+  task per model, twice the tasks).
+Cosmos and the first row of ours read the same manifest.json (`LoadMode.DBT_MANIFEST`, no dbt
+call). Builds are interleaved (one of each renderer per round, a garbage collection before each)
+so that other load on the machine hits all alike. It prints the task count, median and min
+build time, time per task, and each time over ours (from the same manifest), side by side.
 
 Runs in the `benchmarks` resolve (Airflow pins + astronomer-cosmos):
-  ./pants package dbt/runner:manifest-cli && \
-  ./pants run dbt:cosmos-benchmark -- --manifest-pex dist/dbt.runner/manifest-cli.pex
+  ./pants package dbt:synthetic-build && ./pants run dbt:cosmos-benchmark [-- --models 500 2000]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
-import os
-import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-PROFILES = """bench:
-  target: local
-  outputs:
-    local:
-      type: spark
-      method: session
-      host: sc://127.0.0.1:50051
-      schema: bench
-"""
+from benchmarks.synthetic_project import build_with_pex
+
+Builder = Callable[[Path], int]  # the DAG's task count, from a synthetic build directory
 
 
-def generate_project(root: Path, models: int, seed: int = 7) -> Path:
-    """A dbt project of `models` models: model_i reads 1-3 models among the previous 50."""
-    rng = random.Random(seed)
-    (root / "models").mkdir(parents=True)
-    (root / "dbt_project.yml").write_text(
-        "name: bench\nversion: '1.0.0'\nprofile: bench\nmodel-paths: ['models']\n"
-    )
-    (root / "profiles.yml").write_text(PROFILES)
-    (root / "models" / "_sources.yml").write_text(
-        "version: 2\nsources:\n  - name: raw\n    tables:\n      - name: events\n"
-    )
-    docs = ["version: 2", "models:"]
-    for i in range(models):
-        if i == 0:
-            parents, sql_from = [], "{{ source('raw', 'events') }}"
-        else:
-            parents = sorted(rng.sample(range(max(0, i - 50), i), k=min(i, rng.randint(1, 3))))
-            sql_from = " join ".join(
-                f"{{{{ ref('model_{p}') }}}} as m{p}" + ("" if n == 0 else " using (id)")
-                for n, p in enumerate(parents)
-            )
-        (root / "models" / f"model_{i}.sql").write_text(f"select * from {sql_from}\n")
-        docs += [
-            f"  - name: model_{i}",
-            "    columns:",
-            "      - name: id",
-            "        data_tests:",
-            "          - unique",
-            "          - not_null",
-        ]
-        if parents:
-            docs += [
-                "          - relationships:",
-                "              arguments:",
-                f"                to: ref('model_{parents[0]}')",
-                "                field: id",
-            ]
-    (root / "models" / "_models.yml").write_text("\n".join(docs) + "\n")
-    return root
+def ours(manifest_name: str) -> Builder:
+    """Our renderer's builder, reading `manifest_name` of the build directory."""
+
+    def build(built: Path) -> int:
+        return ours_dag(built / manifest_name)
+
+    return build
 
 
-def parse_manifest(project: Path, out: Path, manifest_pex: Path) -> float:
-    """Run the manifest CLI on `project`; returns its wall time in seconds."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PEX") and k != "SPARK_REMOTE"}
-    started = time.perf_counter()
-    result = subprocess.run(
-        # The PEX brings its own environment: run it on the base interpreter, not this venv.
-        [sys._base_executable, str(manifest_pex), "--project-dir", str(project), "--out", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        sys.exit(f"dbt parse of the synthetic project failed:\n{result.stderr[-3000:]}")
-    return time.perf_counter() - started
-
-
-def ours(manifest: Path, _project: Path) -> int:
+def ours_dag(manifest: Path) -> int:
     from airflow.sdk import DAG
 
     from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow
@@ -114,69 +64,102 @@ def ours(manifest: Path, _project: Path) -> int:
     return len(dag.tasks)
 
 
-def cosmos(manifest: Path, project: Path) -> int:
-    from cosmos import DbtDag, LoadMode, ProfileConfig, ProjectConfig, RenderConfig
+def cosmos(test_behavior_name: str | None) -> Builder:
+    """A cosmos DbtDag builder; `test_behavior_name` None keeps cosmos' default."""
 
-    dag = DbtDag(
-        dag_id="bench_cosmos",
-        schedule=None,
-        start_date=datetime(2025, 1, 1, tzinfo=UTC),
-        project_config=ProjectConfig(
-            dbt_project_path=project, manifest_path=manifest, project_name="bench"
-        ),
-        profile_config=ProfileConfig(
-            profile_name="bench",
-            target_name="local",
-            profiles_yml_filepath=project / "profiles.yml",
-        ),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
-    )
-    return len(dag.tasks)
+    def build(built: Path) -> int:
+        from cosmos import DbtDag, LoadMode, ProfileConfig, ProjectConfig, RenderConfig
+        from cosmos.constants import TestBehavior
+
+        render = {"load_method": LoadMode.DBT_MANIFEST}
+        if test_behavior_name:
+            render["test_behavior"] = TestBehavior[test_behavior_name]
+        manifest, project = built / "manifest.json", built / "project"
+        dag = DbtDag(
+            dag_id="bench_cosmos",
+            schedule=None,
+            start_date=datetime(2025, 1, 1, tzinfo=UTC),
+            project_config=ProjectConfig(
+                dbt_project_path=project, manifest_path=manifest, project_name="synthetic"
+            ),
+            profile_config=ProfileConfig(
+                profile_name="dataplatform",
+                target_name="local",
+                profiles_yml_filepath=project / "profiles.yml",
+            ),
+            render_config=RenderConfig(**render),
+        )
+        return len(dag.tasks)
+
+    return build
 
 
-def time_builds(
-    build: Callable[[Path, Path], int], manifest: Path, project: Path, repeats: int
-) -> tuple[list[float], int]:
-    build(manifest, project)  # warm-up: imports and first-use caches are not construction time
-    times, tasks = [], 0
+OURS = "ours"
+BUILDERS: dict[str, Builder] = {
+    OURS: ours("manifest.json"),
+    "ours, shipped slim manifest": ours("slim-manifest.json"),
+    "cosmos TestBehavior.BUILD": cosmos("BUILD"),
+    "cosmos default": cosmos(None),
+}
+
+
+@dataclass
+class Timings:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # this process's CPU: less sensitive to load
+    tasks: int = 0
+
+
+def time_interleaved(built: Path, repeats: int) -> dict[str, Timings]:
+    """Per builder: its build times and task count; one build of each per round."""
+    for build in BUILDERS.values():
+        build(built)  # warm-up: imports and first-use caches are not construction time
+    results = {name: Timings() for name in BUILDERS}
     for _ in range(repeats):
-        started = time.perf_counter()
-        tasks = build(manifest, project)
-        times.append(time.perf_counter() - started)
-    return times, tasks
+        for name, build in BUILDERS.items():
+            gc.collect()  # the previous DAG's garbage is not this build's work
+            wall, cpu = time.perf_counter(), time.process_time()
+            results[name].tasks = build(built)
+            results[name].wall.append(time.perf_counter() - wall)
+            results[name].cpu.append(time.process_time() - cpu)
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=int, default=500)
+    parser.add_argument("--models", type=int, nargs="+", default=[500, 2000])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
-        "--manifest-pex",
+        "--build-pex",
         type=Path,
-        default=Path("dist/dbt.runner/manifest-cli.pex"),
-        help="the dbt/runner:manifest-cli PEX (`./pants package dbt/runner:manifest-cli`)",
+        default=Path("dist/dbt/synthetic-build.pex"),
+        help="the dbt:synthetic-build PEX (`./pants package dbt:synthetic-build`)",
     )
     args = parser.parse_args()
     logging.getLogger("cosmos").setLevel(logging.WARNING)  # it logs a line per rendered task
 
+    rows = []
     with tempfile.TemporaryDirectory(prefix="cosmos-compare-") as tmp:
-        project = generate_project(Path(tmp) / "project", args.models)
-        manifest = Path(tmp) / "manifest.json"
-        parse_seconds = parse_manifest(project, manifest, args.manifest_pex.resolve())
-        print(
-            f"{args.models} models: dbt parse -> manifest.json "
-            f"({manifest.stat().st_size / 1e6:.1f} MB) in {parse_seconds:.1f}s"
-        )
-        results = {}
-        for name, build in (("ours (dbt_manifest)", ours), ("cosmos DbtDag", cosmos)):
-            times, tasks = time_builds(build, manifest, project, args.repeats)
-            results[name] = statistics.median(times)
-            print(
-                f"{name:<22} {tasks:>5} tasks  median {results[name] * 1000:8.1f} ms  "
-                f"min {min(times) * 1000:8.1f} ms  ({args.repeats} builds)"
-            )
-    ours_s, cosmos_s = results.values()
-    print(f"cosmos / ours = {cosmos_s / ours_s:.1f}x")
+        for models in args.models:
+            built = build_with_pex(args.build_pex.resolve(), models, Path(tmp) / str(models))
+            print(f"{models} models: manifest.json "
+                  f"{(built / 'manifest.json').stat().st_size / 1e6:.1f} MB, shipped slim "
+                  f"manifest {(built / 'slim-manifest.json').stat().st_size / 1e6:.1f} MB; "
+                  f"{args.repeats} rounds of builds ...", flush=True)
+            results = time_interleaved(built, args.repeats)
+            ours_wall = statistics.median(results[OURS].wall)
+            ours_cpu = statistics.median(results[OURS].cpu)
+            for name, timing in results.items():
+                wall, cpu = statistics.median(timing.wall), statistics.median(timing.cpu)
+                rows.append((models, name, timing.tasks, wall, cpu, wall / timing.tasks,
+                             wall / ours_wall, cpu / ours_cpu))
+
+    print(f"\nmedians of {args.repeats} interleaved builds, after a warm-up build of each")
+    print(f"{'models':>6}  {'renderer':<28} {'tasks':>5} {'wall ms':>9} {'cpu ms':>8} "
+          f"{'us/task':>8} {'wall/ours':>9} {'cpu/ours':>8}")
+    for models, name, tasks, wall, cpu, per_task, wall_ratio, cpu_ratio in rows:
+        print(f"{models:>6}  {name:<28} {tasks:>5} {wall * 1000:>9.1f} {cpu * 1000:>8.1f} "
+              f"{per_task * 1e6:>8.0f} {wall_ratio:>8.1f}x {cpu_ratio:>7.1f}x")
 
 
 if __name__ == "__main__":

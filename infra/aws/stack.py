@@ -357,7 +357,9 @@ class DataPlatformStack(Stack):
         return environment
 
     def _deploy_role(self) -> iam.Role:
-        """GitHub Actions of one repository environment: ship a bundle, point MWAA at it."""
+        """GitHub Actions of one repository environment: what `deploy.mwaa upload` and
+        `rollback` call to ship a bundle under the prefix, undo a failed upload (object
+        versions) and point MWAA at it."""
         settings = self.settings
         provider_arn = f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:oidc-provider/{GITHUB_OIDC_HOST}"
         role = iam.Role(
@@ -374,20 +376,35 @@ class DataPlatformStack(Stack):
             max_session_duration=Duration.hours(1),
         )  # fmt: skip
         statements = [
-            iam.PolicyStatement(sid="PutBundle", actions=["s3:PutObject"],
-                                resources=[self._prefix_arn("*")]),
             iam.PolicyStatement(
-                sid="EncryptBundle", actions=["kms:GenerateDataKey"], resources=[self.key.key_arn],
+                sid="ShipBundle",
+                actions=["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject",
+                         "s3:DeleteObjectVersion"],
+                resources=[self._prefix_arn("*")],
+            ),
+            iam.PolicyStatement(
+                sid="ListBundle", actions=["s3:ListBucket", "s3:ListBucketVersions"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{settings.s3_prefix}/*",
+                                                         settings.s3_prefix]}},
+            ),
+            iam.PolicyStatement(sid="CheckVersioning", actions=["s3:GetBucketVersioning"],
+                                resources=[self.bucket.bucket_arn]),
+            iam.PolicyStatement(
+                sid="EncryptBundle", actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self.key.key_arn],
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
             ),
-            iam.PolicyStatement(sid="UpdateEnvironment", actions=["airflow:UpdateEnvironment"],
+            iam.PolicyStatement(sid="UpdateEnvironment",
+                                actions=["airflow:GetEnvironment", "airflow:UpdateEnvironment"],
                                 resources=[self.environment_arn]),
         ]  # fmt: skip
         policy = iam.ManagedPolicy(self, "DeployPolicy", statements=statements)
         self._acknowledge_wildcards(
             policy,
             {
-                self._nag_bundle(): "PutObject of bundle files under this environment's prefix.",
+                self._nag_bundle(): "Bundle files under this environment's prefix only: put, "
+                "read and delete (an upload that fails removes the versions it created).",
             },
         )
         role.add_managed_policy(policy)

@@ -3,15 +3,21 @@
     run-all   run every example DAG end to end once and print what each did (the main job)
     up        start the stack for interactive use: Airflow UI on http://127.0.0.1:8080
     backfill  run one DAG over a date range through Airflow's backfill, as MWAA would
+    publish   publish the notebooks and wheels to the emulator, and stop
+
+The emulator is started from --emulator-pex, or is one already serving at --emulator-url
+(the compose file's `databricks` container) with its token in LOCAL_DATABRICKS_TOKEN.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import time
+import urllib.parse
 from datetime import date, datetime
 from pathlib import Path
 
@@ -28,9 +34,7 @@ def command_run_all(args: argparse.Namespace) -> int:
     """Every DAG once with dag.test() in this process; Airflow's logs go to
     STATE/logs/airflow.log, progress to the terminal."""
     log_file = args.state_dir / "logs" / "airflow.log"
-    emulator_process = EmulatorProcess(args.emulator_pex, args.state_dir / "databricks",
-                                       args.state_dir / "logs" / "emulator.log")
-    with emulator_process as emulator:
+    with emulator_running(args) as emulator:
         os.environ.update(airflow_environment(args.state_dir / "airflow", args.dags_folder))
         os.environ.update(databricks_connection(emulator))
         print(f"local stack: emulator on {emulator.url}; Airflow logs in {log_file}")
@@ -59,10 +63,18 @@ def report(results, seconds: float, emulator: EmulatorEndpoint, log_hint: Path) 
     return 1 if failures else 0
 
 
+def emulator_running(args: argparse.Namespace):
+    """The emulator serving at --emulator-url, or one started from --emulator-pex."""
+    if args.emulator is not None:
+        return contextlib.nullcontext(args.emulator)
+    return EmulatorProcess(args.emulator_pex, args.state_dir / "databricks",
+                           args.state_dir / "logs" / "emulator.log")
+
+
 def stack_config(args: argparse.Namespace, api_port: int = 0) -> StackConfig:
     return StackConfig(emulator_pex=args.emulator_pex, state_dir=args.state_dir,
                        dags_folder=args.dags_folder, notebooks=args.notebook, wheels=args.wheel,
-                       api_port=api_port)
+                       api_port=api_port, emulator=args.emulator)
 
 
 def _interrupt(signum, frame):
@@ -101,10 +113,23 @@ def progress(line: str) -> None:
     print(f"local stack: {line}", flush=True)
 
 
+def serving_emulator(url: str, parser: argparse.ArgumentParser) -> EmulatorEndpoint:
+    """The endpoint of an emulator another process runs; refused unless URL and token are set."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname or not parts.port:
+        parser.error(f"--emulator-url {url!r}: expected http://HOST:PORT")
+    token = os.environ.get("LOCAL_DATABRICKS_TOKEN")
+    if not token:
+        parser.error("--emulator-url needs LOCAL_DATABRICKS_TOKEN, the token the emulator serves")
+    return EmulatorEndpoint(parts.hostname, parts.port, token)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="local_stack", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["run-all", "up", "backfill"])
-    parser.add_argument("--emulator-pex", type=Path, required=True)
+    parser.add_argument("command", choices=["run-all", "up", "backfill", "publish"])
+    emulator_source = parser.add_mutually_exclusive_group(required=True)
+    emulator_source.add_argument("--emulator-pex", type=Path, help="start this emulator")
+    emulator_source.add_argument("--emulator-url", help="use the emulator serving here")
     parser.add_argument("--state-dir", type=Path, default=Path(".state"))
     parser.add_argument("--dags-folder", type=Path, default=Path("airflow/dags"))
     parser.add_argument("--notebook", type=Path, action="append", default=[],
@@ -136,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         args.dag_id = args.dag[0]
     args.state_dir = args.state_dir.resolve()
     args.dags_folder = args.dags_folder.resolve()
+    args.emulator = serving_emulator(args.emulator_url, parser) if args.emulator_url else None
+    if args.command == "publish":
+        with emulator_running(args) as emulator:
+            print(f"local stack: {publish(emulator, args.notebook, args.wheel)}")
+        return 0
     commands = {"run-all": command_run_all, "up": command_up, "backfill": command_backfill}
     return commands[args.command](args)
 

@@ -60,7 +60,7 @@ class EmulatorProcess:
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, str(self.pex), "serve", "--host", "127.0.0.1", "--port", "0",
-                 "--state-dir", str(self.state_dir)],
+                 "--state-dir", str(self.state_dir), "--exit-with-parent"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 env={k: v for k, v in os.environ.items() if not k.startswith("PEX")},
                 preexec_fn=stop_with_parent,

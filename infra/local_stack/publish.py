@@ -1,5 +1,6 @@
-"""Publish the notebooks and wheels to the emulator where an environment's DAGs look (`local`
-for the local stack; the e2e tests also set the emulator up as the `test` workspace)."""
+"""Publish the notebooks and wheels, and deploy the jobs, to the emulator where an environment's
+DAGs look (`local` for the local stack; the e2e tests also set the emulator up as the `test`
+workspace)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,28 @@ from local_stack.emulator_process import EmulatorEndpoint
 
 def publish(emulator: EmulatorEndpoint, notebooks: list[Path], wheels: list[Path],
             environment: str = "local") -> str:
-    """Upload them with the deploy code a real workspace gets; returns a one-line summary."""
+    """Upload them and deploy the environment's jobs with the deploy code a real workspace gets
+    (the jobs tagged with git sha ``local``); returns a one-line summary."""
     from databricks.sdk import WorkspaceClient
     from dataplatform import load_environment
-    from deploy.workspace import publish_notebooks, publish_wheels
+    from dataplatform.jobs import job_definitions
+    from deploy.jobs import apply_jobs, plan_jobs, tagged_definitions
+    from deploy.workspace_files import publish_notebooks, publish_wheels
 
-    databricks = load_environment(environment).databricks
+    env = load_environment(environment)
+    databricks = env.databricks
     client = WorkspaceClient(host=emulator.url, token=emulator.token, auth_type="pat")
     if databricks.wheel_dir.startswith("/Volumes/"):
         ensure_volume(client, databricks.wheel_dir)
     notebooks_done = publish_notebooks(client, notebooks, databricks.notebook_dir)
     wheels_done = publish_wheels(client, wheels, databricks.wheel_dir)
-    scope = fill_dbt_scope(client, emulator, load_environment(environment))
-    summary = f"published {len(notebooks_done)} notebooks and {len(wheels_done)} wheels"
+    jobs = plan_jobs(client, env.name, tagged_definitions(job_definitions(env), "local"))
+    apply_jobs(client, jobs, progress=lambda line: None)
+    scope = fill_dbt_scope(client, emulator, env)
+    summary = (
+        f"published {len(notebooks_done)} notebooks and {len(wheels_done)} wheels, "
+        f"{len(jobs)} jobs deployed"
+    )
     if scope:
         summary += f"; secret scope {scope} holds the emulator's warehouse credentials"
     return summary

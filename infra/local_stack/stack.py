@@ -9,6 +9,8 @@ may already have imported Airflow with another configuration.
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import socket
 import subprocess
@@ -27,13 +29,14 @@ from local_stack.publish import publish
 
 @dataclass(frozen=True)
 class StackConfig:
-    emulator_pex: Path
+    emulator_pex: Path | None  # None when `emulator` is given
     state_dir: Path  # emulator state, Airflow home and logs live below it
     dags_folder: Path
     notebooks: Sequence[Path] = ()
     wheels: Sequence[Path] = ()
     api_port: int = 0  # 0: a free port
     env: Mapping[str, str] = field(default_factory=dict)  # more variables for Airflow's services
+    emulator: EmulatorEndpoint | None = None  # one already serving (compose); else emulator_pex
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,12 @@ def local_stack(config: StackConfig, progress: Callable[[str], None] = print
     state_dir = config.state_dir.resolve()
     log_dir = state_dir / "logs"
     port = config.api_port or free_port()
-    with EmulatorProcess(config.emulator_pex, state_dir / "databricks",
-                         log_dir / "emulator.log") as emulator:
+    emulator_running = (
+        contextlib.nullcontext(config.emulator) if config.emulator is not None
+        else EmulatorProcess(config.emulator_pex, state_dir / "databricks",
+                             log_dir / "emulator.log")
+    )
+    with emulator_running as emulator:
         progress(f"emulator on {emulator.url}; "
                  f"{publish(emulator, list(config.notebooks), list(config.wheels))}")
         env = {

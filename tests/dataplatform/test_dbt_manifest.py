@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from airflow.sdk import DAG
 
-from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow, load_graph, selector_tags
+from dataplatform.dbt_graph import load_graph, selector_tags
+from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow
 
 MANIFEST = Path(__file__).resolve().parents[1] / "dbt" / "fixtures" / "manifest.json"
 CLUSTER = {"job_cluster_key": "main", "new_cluster": {"spark_version": "16.4.x-scala2.12"}}

@@ -99,7 +99,11 @@ class Stack:
         """Until the run's page (which shows its task logs) contains `text`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with urllib.request.urlopen(f"{self.emulator.url}/run/{run_id}", timeout=10) as page:
+            page_request = urllib.request.Request(
+                f"{self.emulator.url}/run/{run_id}",
+                headers={"Authorization": f"Bearer {self.emulator.token}"},
+            )
+            with urllib.request.urlopen(page_request, timeout=10) as page:
                 if text in page.read().decode():
                     return
             time.sleep(0.5)

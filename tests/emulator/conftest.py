@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,46 +22,58 @@ from databricks.sdk.service import compute, jobs
 LIB_ROOT = Path(local_databricks.__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory):
-    """The server's info dict: url, token, port, state_dir."""
-    state_dir = tmp_path_factory.mktemp("emulator-state")
+def start_server(state_dir: Path, *args: str) -> tuple[subprocess.Popen, dict[str, Any]]:
+    """`serve` on a free port in its own process group, ending with this test process; its
+    output goes to state_dir/server.log. Returns the process and server.json's info."""
+    server_file = state_dir / "server.json"
+    server_file.unlink(missing_ok=True)
     env = os.environ | {
         "PYTHONPATH": os.pathsep.join(filter(None, [str(LIB_ROOT), os.environ.get("PYTHONPATH")]))
     }
-    log = open(state_dir / "server.log", "wb")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "local_databricks",
-            "serve",
-            "--port",
-            "0",
-            "--state-dir",
-            str(state_dir),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env=env,
-    )
-    server_file = state_dir / "server.json"
+    with open(state_dir / "server.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "local_databricks", "serve", "--port", "0",
+             "--state-dir", str(state_dir), "--exit-with-parent", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
     deadline = time.monotonic() + 30
     while not server_file.exists():
         assert proc.poll() is None, (state_dir / "server.log").read_text()
         assert time.monotonic() < deadline, "emulator did not start in 30 s"
         time.sleep(0.1)
     time.sleep(0.1)
-    info = json.loads(server_file.read_text()) | {"state_dir": state_dir}
-    yield info
-    os.killpg(proc.pid, signal.SIGTERM)
+    return proc, json.loads(server_file.read_text()) | {"state_dir": state_dir}
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@contextlib.contextmanager
+def serve_emulator(state_dir: Path, *serve_args: str) -> Iterator[dict[str, Any]]:
+    """A real emulator server with extra `serve` flags, stopped on exit; yields its info dict."""
+    proc, info = start_server(state_dir, *serve_args)
     try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
+        yield info
+    finally:
+        stop_server(proc)
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    """The server's info dict: url, token, port, state_dir."""
+    proc, info = start_server(tmp_path_factory.mktemp("emulator-state"))
+    yield info
+    stop_server(proc)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """infra/docker: the optional local images and compose file, linted as Docker would read them.
 
-No Docker engine runs here: hadolint checks the Dockerfile and check-jsonschema checks the
-compose file against the Compose specification.
+No Docker engine runs here: hadolint checks the Dockerfile, check-jsonschema checks the
+compose file against the Compose specification, shellcheck the image's local-stack script
+(tests/docker loads the DAGs from the image's files).
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ def test_dockerfile_passes_hadolint(tool: Callable[[str], str], docker_dir: Path
         capture_output=True,
         text=True,
     )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_images_local_stack_script_passes_shellcheck(
+    tool: Callable[[str], str], docker_dir: Path
+) -> None:
+    result = subprocess.run([tool("shellcheck"), str(docker_dir / "local-stack")],
+                            capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
 
 

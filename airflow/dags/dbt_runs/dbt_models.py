@@ -1,5 +1,7 @@
 """Airflow DAG: the environment's dbt selection, one task per model, as one Databricks job
-(``<env>.dbt_daily_models.dbt``) on one shared single-node cluster.
+(``<env>.dbt_daily_models.dbt``) on one shared single-node cluster; a selection past
+Databricks' limits becomes several jobs (``dbt_1``, ``dbt_2``...) and clusters, chained in
+dependency order (``./pants run libs/dataplatform:dbt-plan -- plan --manifest PATH`` prints them).
 
 Its tasks get no Airflow retries: a failed model is re-run by repairing the Databricks job run
 and clearing the failed tasks (not ``dbt.launch``), see dataplatform.workflow_group. The tasks

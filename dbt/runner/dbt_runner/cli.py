@@ -73,9 +73,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def dbt_command(args: argparse.Namespace, work: Path, profiles: Path) -> list[str]:
     """The dbt argv for a staged project. dbt caches only the schemas of the selected nodes
-    (a model task selects one model: listing every schema of the project took seconds)."""
+    (a model task selects one model: listing every schema of the project took seconds).
+    `build` links tests to their downstream nodes with dbt's faster algorithm (the same order,
+    fewer edges): the default walks every node's ancestry, 10x slower and 15% of a model task's
+    CPU in a 300-model project."""
     command = [args.command, *dbt_args(work, profiles), "--target", args.target, "--quiet",
                "--cache-selected-only"]
+    if args.command == "build":
+        command.append("--use-fast-test-edges")
     if args.select:
         command += ["--select", *args.select]
     if args.exclude:

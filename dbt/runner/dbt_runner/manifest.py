@@ -15,8 +15,14 @@ from dbt.cli.main import dbtRunner
 from dbt_runner.project import dbt_args, staged_project
 
 
-# The DAG renderer reads nodes and sources only; macros are ~80% of a manifest's bytes.
+# The DAG renderer reads nodes and sources only; macros are ~80% of a small manifest's bytes.
 SLIM_DROPPED = ("macros", "docs")
+# What the slim manifest keeps of each node and source: the graph and where a node lives. SQL,
+# columns and configs are 2/3 of a big project's nodes, and every byte is parsed and held in
+# memory by the dag-processor on each parse of the model-level DAG.
+SLIM_NODE_KEYS = ("unique_id", "resource_type", "name", "package_name", "fqn", "path",
+                  "original_file_path", "tags", "depends_on", "config", "test_metadata")
+SLIM_CONFIG_KEYS = ("materialized", "enabled")
 # What changes on every parse (times, ids, this machine, the temporary project copy): blanked in
 # the slim manifest so the same project always ships the same bytes.
 VOLATILE_METADATA = ("generated_at", "invocation_id", "invocation_started_at", "run_started_at",
@@ -26,8 +32,9 @@ VOLATILE_METADATA = ("generated_at", "invocation_id", "invocation_started_at", "
 def write_manifest(out: Path, project_dir: Path | None = None, slim: bool = False) -> Path:
     """Parse the project (target local, no connection) and write manifest.json to `out`.
 
-    `slim` drops the parts no DAG reads (macros, docs) to keep the DAG bundle small and fast,
-    and what differs between two parses of the same project, so a rebuild is byte-identical.
+    `slim` keeps only what DAGs read (the nodes' graph, no macros, docs, SQL or columns) to keep
+    the DAG bundle small and its parse fast, and nothing that differs between two parses of the
+    same project, so a rebuild is byte-identical.
     """
     with staged_project(project_dir) as work:
         outcome = dbtRunner().invoke(
@@ -38,18 +45,34 @@ def write_manifest(out: Path, project_dir: Path | None = None, slim: bool = Fals
         out.parent.mkdir(parents=True, exist_ok=True)
         produced = work / "target" / "manifest.json"
         if slim:
-            manifest = json.loads(produced.read_text())
-            for key in SLIM_DROPPED:
-                manifest[key] = {}
-            for key in VOLATILE_METADATA:
-                manifest["metadata"].pop(key, None)
-            for node in (*manifest["nodes"].values(), *manifest["sources"].values()):
-                node.pop("root_path", None)  # the temporary copy dbt parsed
-                node.pop("created_at", None)  # parse time
-            out.write_text(json.dumps(manifest, sort_keys=True))
+            out.write_text(slim_manifest(json.loads(produced.read_text())))
         else:
             shutil.copy2(produced, out)
     return out
+
+
+def slim_manifest(manifest: dict) -> str:
+    """The manifest as the DAG bundle ships it: without what no DAG reads and what differs
+    between two parses of the same project."""
+    manifest = {**manifest, **{key: {} for key in SLIM_DROPPED}}
+    manifest["metadata"] = {
+        k: v for k, v in manifest["metadata"].items() if k not in VOLATILE_METADATA
+    }
+    for section in ("nodes", "sources"):
+        manifest[section] = {uid: _slim_node(node) for uid, node in manifest[section].items()}
+    return json.dumps(manifest, sort_keys=True)
+
+
+def _slim_node(node: dict) -> dict:
+    """The node's graph keys (never root_path, the temporary copy dbt parsed, or created_at)."""
+    slim = {key: node[key] for key in SLIM_NODE_KEYS if key in node}
+    if "depends_on" in slim:
+        slim["depends_on"] = {"nodes": slim["depends_on"].get("nodes", [])}
+    if "config" in slim:
+        slim["config"] = {k: slim["config"][k] for k in SLIM_CONFIG_KEYS if k in slim["config"]}
+    if "test_metadata" in slim:
+        slim["test_metadata"] = {k: v for k, v in slim["test_metadata"].items() if k != "kwargs"}
+    return slim
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--slim",
         action="store_true",
-        help=f"empty {', '.join(SLIM_DROPPED)} (not read by the DAG renderer)",
+        help=f"empty {', '.join(SLIM_DROPPED)} and keep only the nodes' graph (what DAGs read)",
     )
     args = parser.parse_args(argv)
     try:

@@ -248,6 +248,9 @@ class Dbt(_Table):
     target: Text
     select: Text
     credentials: DbtCredentials | None = None
+    # How many dbt processes one job cluster runs at once; the model-level DAG adds clusters
+    # (and jobs) rather than exceed it. At most Databricks' 150 execution contexts per cluster.
+    parallel_tasks_per_cluster: Annotated[StrictInt, Field(ge=1, le=150)] = 150
 
 
 class Environment(_Table):

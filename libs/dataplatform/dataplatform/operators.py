@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow.providers.databricks.operators.databricks import (
     DatabricksNotebookOperator,
+    DatabricksRunNowOperator,
     DatabricksSubmitRunOperator,
     _handle_deferrable_databricks_operator_execution,
 )
@@ -19,7 +20,10 @@ from airflow.sdk import Asset
 
 from dataplatform.clusters import DEFAULT_JOB_CLUSTER_KEY, dbt_cluster, job_clusters, new_cluster
 from dataplatform.config import Environment
-from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow, selector_tags
+from dataplatform.dbt_jobs import JobLimits
+from dataplatform.dbt_graph import selector_tags
+from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow
+from dataplatform.jobs import job_name
 from dataplatform.tasks import (
     IDEMPOTENCY_TOKEN,
     RUN_PARAMS,
@@ -34,13 +38,13 @@ from dataplatform.workflow_group import finish_workflow_group
 TASK_KINDS = ("notebook_task", "python_wheel_task", "spark_python_task")
 
 
-class DurableSubmitRunOperator(DatabricksSubmitRunOperator):
-    """``DatabricksSubmitRunOperator`` whose deferrable path is durable too.
+class _DurableDeferral:
+    """Makes a provider run operator's deferrable path durable too.
 
     The provider keeps the run id in task state (``durable``) only when it polls on the worker;
-    deferrable, it submits on every try. Here every try goes through the provider's resumable
-    logic and then defers instead of polling: a retry reconnects to a run that is still active
-    (a lost worker), skips a run that succeeded, and submits a fresh run after a FAILED or
+    deferrable, it starts a run on every try. Here every try goes through the provider's
+    resumable logic and then defers instead of polling: a retry reconnects to a run that is still
+    active (a lost worker), skips a run that succeeded, and starts a fresh run after a FAILED or
     CANCELED one (the idempotency token differs per try, see ``tasks.IDEMPOTENCY_TOKEN``).
     Deferring reuses the provider's own (private) step, as its non-durable deferrable path does;
     tests/e2e/test_e2e_idempotency.py runs both retry cases against the emulator.
@@ -71,6 +75,14 @@ class DurableSubmitRunOperator(DatabricksSubmitRunOperator):
         self.run_id = external_id
         _handle_deferrable_databricks_operator_execution(self, self._hook, self.log, context)
         return None
+
+
+class DurableSubmitRunOperator(_DurableDeferral, DatabricksSubmitRunOperator):
+    """``DatabricksSubmitRunOperator``, durable when deferrable (see ``_DurableDeferral``)."""
+
+
+class DurableRunNowOperator(_DurableDeferral, DatabricksRunNowOperator):
+    """``DatabricksRunNowOperator``, durable when deferrable (see ``_DurableDeferral``)."""
 
 
 def submit_run(
@@ -104,6 +116,24 @@ def submit_run(
     return DurableSubmitRunOperator(
         task_id=task_id,
         json=payload,
+        databricks_conn_id=env.databricks.conn_id,
+        polling_period_seconds=env.databricks.polling_period_seconds,
+        deferrable=True,
+        outlets=list(outlets),
+    )
+
+
+def run_job(
+    task_id: str, env: Environment, job: str, *, outlets: Sequence[Asset] = ()
+) -> DurableRunNowOperator:
+    """Run the environment's deployed job ``job`` (a key of ``dataplatform.jobs``, found by its
+    name ``<env>.<job>``), with the same retry rules as ``submit_run``: a token per try, durable,
+    deferrable. Its notebooks get the run's date and id; ``outlets`` as in ``submit_run``."""
+    return DurableRunNowOperator(
+        task_id=task_id,
+        job_name=job_name(env, job),
+        notebook_params=dict(RUN_PARAMS),
+        idempotency_token=IDEMPOTENCY_TOKEN,
         databricks_conn_id=env.databricks.conn_id,
         polling_period_seconds=env.databricks.polling_period_seconds,
         deferrable=True,
@@ -167,10 +197,11 @@ def workflow_notebook(
 
 def dbt_models_workflow(
     env: Environment, manifest: Path, wheel: str
-) -> DatabricksWorkflowTaskGroup:
+) -> tuple[DatabricksWorkflowTaskGroup, ...]:
     """One Airflow task per dbt model of ``manifest`` that the environment's ``dbt.select``
-    picks, all in ONE Databricks job on one single-node cluster running the dbt-runner
-    ``wheel``."""
+    picks, as one Databricks job on one single-node cluster running the dbt-runner ``wheel``,
+    or as several jobs and clusters where Databricks' limits or the environment's
+    ``dbt.parallel_tasks_per_cluster`` need them (``dbt_jobs``)."""
     config = DbtWorkflowConfig(
         databricks_conn_id=env.databricks.conn_id,
         job_clusters=job_clusters(env, spec=dbt_cluster(env)),
@@ -181,5 +212,6 @@ def dbt_models_workflow(
         select_tags=selector_tags(env.dbt.select),
         polling_period_seconds=env.databricks.polling_period_seconds,
         extra_job_params={"tags": dict(env.cluster.tags)},
+        limits=JobLimits(parallel_tasks_per_cluster=env.dbt.parallel_tasks_per_cluster),
     )
     return dbt_workflow(manifest, config)

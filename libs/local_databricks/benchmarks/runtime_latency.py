@@ -12,17 +12,14 @@ Starts the emulator on 127.0.0.1 with a fresh state dir and a fresh uv cache, th
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import requests
+from benchmarks.emulator_server import start_emulator, stop_emulator
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service import compute, jobs
 from databricks.sdk.service.workspace import ImportFormat, Language
@@ -30,24 +27,6 @@ from databricks.sdk.service.workspace import ImportFormat, Language
 SPARK_VERSION = "16.4.x-scala2.12"
 NOTEBOOK = "/Shared/benchmark/started_at"
 TERMINAL = ("TERMINATED", "INTERNAL_ERROR", "SKIPPED")
-
-
-def start_emulator(state_dir: Path) -> tuple[subprocess.Popen, dict]:
-    env = os.environ | {"UV_CACHE_DIR": str(state_dir / "uv-cache")}
-    log = open(state_dir / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "local_databricks", "serve", "--port", "0",
-         "--state-dir", str(state_dir)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
-    )
-    server_file = state_dir / "server.json"
-    deadline = time.monotonic() + 60
-    while not server_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"emulator did not start; see {state_dir / 'server.log'}")
-        time.sleep(0.1)
-    time.sleep(0.1)
-    return proc, json.loads(server_file.read_text())
 
 
 def submit(client: WorkspaceClient, libraries: list[compute.Library]) -> int:
@@ -111,7 +90,10 @@ def main() -> None:
     args = parser.parse_args()
     packages = args.pypi or ["humanize==4.12.3", "dbt-core==1.11.*"]
     with tempfile.TemporaryDirectory(prefix="emulator-benchmark-") as tmp:
-        proc, info = start_emulator(Path(tmp))
+        state_dir = Path(tmp)
+        proc, info = start_emulator(
+            state_dir, env=os.environ | {"UV_CACHE_DIR": str(state_dir / "uv-cache")}
+        )
         try:
             client = WorkspaceClient(host=info["url"], token=info["token"])
             source = (
@@ -134,8 +116,7 @@ def main() -> None:
                 cached = install_seconds(client, info, library)
                 print(f"  {package:<24} first {first:7.3f}   cached {cached:7.3f}")
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(30)
+            stop_emulator(proc)
 
 
 if __name__ == "__main__":

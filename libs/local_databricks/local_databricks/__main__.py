@@ -17,12 +17,17 @@ import sys
 import threading
 from pathlib import Path
 
+from local_databricks.cluster_pool import MAX_CLUSTERS_ENV, ClusterPool, default_max_clusters
 from local_databricks.clusters_api import ClustersApi, ClusterStore
 from local_databricks.engine import ENGINES, make_engine
 from local_databricks.errors import ApiError
 from local_databricks.faults import FaultInjector, parse_cli_fault
 from local_databricks.jobs_api import JobsApi, JobStore
-from local_databricks.layout import StateLayout, write_private
+from local_databricks import limits
+from local_databricks.layout import StateLayout, hold_state_dir, write_private
+from local_databricks.lifeline import exit_with_parent
+from local_databricks.processes import ProcessLedger
+from local_databricks.run_links import RunLinks
 from local_databricks.scheduler import Scheduler
 from local_databricks.secrets import SecretStore
 from local_databricks.secrets_api import SecretsApi
@@ -31,6 +36,7 @@ from local_databricks.unity_catalog import UnityCatalog
 from local_databricks.unity_catalog_api import UnityCatalogApi
 from local_databricks.sql_api import SqlApi
 from local_databricks.sql_warehouse import Warehouse
+from local_databricks.store import check_json_files, write_json
 from local_databricks.usage import UsageLedger
 from local_databricks.workspace import WorkspaceApi
 
@@ -40,6 +46,12 @@ def serve(args: argparse.Namespace) -> None:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     layout = StateLayout(Path(args.state_dir).resolve()).create()
+    if args.exit_with_parent:
+        exit_with_parent(lambda: os.kill(os.getpid(), signal.SIGTERM), death_signal=True)
+    hold_state_dir(layout)
+    check_json_files([*layout.root.glob("*.json"), layout.catalog_file])
+    for leftover in ProcessLedger(layout.processes_file).end_orphans():
+        logging.warning("stopped %s, left running by a server that was killed", leftover)
     token = args.token or os.environ.get("LOCAL_DATABRICKS_TOKEN") or secrets.token_urlsafe(24)
     faults = FaultInjector()
     for text in args.fault:
@@ -48,8 +60,16 @@ def serve(args: argparse.Namespace) -> None:
     clusters = ClusterStore(layout.root / "clusters.json")
     engine = make_engine(args.engine, layout)
     warehouse = Warehouse(engine, layout)
-    scheduler = Scheduler(layout, engine, faults, usage, clusters, warehouse)
-    jobs_api = JobsApi(JobStore(layout.root / "jobs.json"), scheduler, clusters, base_url="")
+    pool = ClusterPool(args.max_clusters)
+    workspace_limits = limits.from_arguments(args)
+    scheduler = Scheduler(layout, engine, faults, usage, clusters, warehouse, pool)
+    scheduler.execution_contexts = limits.ExecutionContexts(
+        workspace_limits.execution_contexts_per_cluster
+    )
+    links = RunLinks.load(layout.run_links_key)
+    jobs_api = JobsApi(
+        JobStore(layout.root / "jobs.json"), scheduler, clusters, links, limits=workspace_limits
+    )
     sql_api = SqlApi(warehouse, base_url="")
     unity_catalog = UnityCatalog(layout)
     for name in args.catalog:
@@ -69,10 +89,12 @@ def serve(args: argparse.Namespace) -> None:
         apis,
         sql_api,
     )
-    httpd = make_server(args.host, args.port, emulator, in_container=args.in_container)
+    httpd = make_server(
+        args.host, args.port, emulator, args.in_container, tuple(args.allowed_host)
+    )
     host, port = httpd.server_address[:2]
     base_url = f"http://{host}:{port}"
-    jobs_api.base_url = sql_api.base_url = base_url
+    links.base_url = sql_api.base_url = base_url
     info = {"url": base_url, "host": host, "port": port, "token": token, "pid": os.getpid()}
     write_private(layout.server_file, json.dumps(info))
     print(f"local databricks serving on {base_url} (state {layout.root})", flush=True)
@@ -97,7 +119,7 @@ def compute(args: argparse.Namespace) -> None:
     engine = make_engine(args.engine, layout)
     spark_compute = engine.start("standalone", layout.runs / "standalone-compute.log")
     info = {"spark_remote": spark_compute.url, "pid": os.getpid()}
-    (layout.root / "compute.json").write_text(json.dumps(info))
+    write_json(layout.root / "compute.json", info)
     print(json.dumps(info), flush=True)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -117,12 +139,28 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd.add_argument("--in-container", action="store_true",
                            help="allow a --host other than loopback (compose publishes the port "
                            "on 127.0.0.1 only)")
+    serve_cmd.add_argument("--allowed-host", action="append", default=[],
+                           help="a Host name to answer besides 127.0.0.1 and localhost, e.g. "
+                           "a compose service name (repeatable; others are refused)")
     serve_cmd.add_argument("--port", type=int, default=0, help="0 picks a free port")
     serve_cmd.add_argument("--state-dir", required=True)
     serve_cmd.add_argument(
         "--token", help="bearer token (default: LOCAL_DATABRICKS_TOKEN or random)"
     )
     serve_cmd.add_argument("--engine", default="sail", choices=sorted(ENGINES))
+    serve_cmd.add_argument(
+        "--max-clusters",
+        type=int,
+        default=None,
+        help=f"clusters (computes) alive at once; a run waiting for one is PENDING (default: "
+        f"{MAX_CLUSTERS_ENV} or 2, what 2 cores carry)",
+    )
+    serve_cmd.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started the server dies (for launchers and tests; "
+        "start the server from a thread that lives as long as that process)",
+    )
     serve_cmd.add_argument(
         "--log-level",
         default=os.environ.get("LOCAL_DATABRICKS_LOG_LEVEL", "WARNING"),
@@ -141,11 +179,14 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         help="e.g. endpoint=jobs/runs/get,status=429,count=2 or run=fail",
     )
+    limits.add_arguments(serve_cmd)
     compute_cmd = commands.add_parser("compute", help="run one Spark Connect compute")
     compute_cmd.add_argument("--state-dir", required=True)
     compute_cmd.add_argument("--engine", default="sail", choices=sorted(ENGINES))
     args = parser.parse_args(argv)
     try:
+        if args.command == "serve" and args.max_clusters is None:
+            args.max_clusters = default_max_clusters()
         {"serve": serve, "compute": compute}[args.command](args)
     except ValueError as error:
         sys.exit(f"error: {error}")

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
 
+from local_databricks.store import atomic_write, read_json
 from local_databricks.unity_catalog import HIVE_METASTORE
 
 SAIL_SYSTEM_CATALOG = "system"  # Sail's own read-only catalog of system tables
@@ -57,15 +57,13 @@ def _locked(catalog_file: Path):
 
 
 def _load(catalog_file: Path) -> dict[str, dict[str, Any]]:
-    entries = json.loads(catalog_file.read_text()) if catalog_file.exists() else {}
+    entries = read_json(catalog_file, {})
     tables = ({"catalog": HIVE_METASTORE} | entry for entry in entries.values())
     return {f"{t['catalog']}.{t['database']}.{t['name']}": t for t in tables}
 
 
 def _save(catalog_file: Path, tables: dict[str, dict[str, Any]]) -> None:
-    tmp = catalog_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(tables, indent=1, sort_keys=True))
-    os.replace(tmp, catalog_file)
+    atomic_write(catalog_file, json.dumps(tables, indent=1, sort_keys=True))
 
 
 def restore(url: str, catalog_file: Path, catalogs: list[str], schemas: list[str]) -> set[str]:

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from local_databricks import catalog
 from local_databricks.layout import StateLayout
+from local_databricks.processes import ProcessLedger
 from local_databricks.unity_catalog import HIVE_METASTORE, INITIAL_CATALOG_CONF, UnityCatalog
 
 START_TIMEOUT_SECONDS = 60
@@ -64,6 +65,10 @@ def _stop_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
         proc.wait()
 
 
+def compute_url(port: int, session_id: str) -> str:
+    return f"sc://127.0.0.1:{port}/;session_id={session_id}"
+
+
 def sail_catalog_settings(catalogs: list[str], initial_catalog: str) -> dict[str, str]:
     """Sail's settings (environment) giving the compute one in-memory catalog per Unity Catalog
     catalog, the cluster's initial catalog as the default one."""
@@ -84,22 +89,25 @@ class SailCompute:
         self._catalogs = UnityCatalog(layout).spark_catalogs()
         settings = sail_catalog_settings(self._catalogs, initial_catalog)
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        session_id = str(uuid.uuid4())
         with open(log_path, "ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "local_databricks.sail_server"],
+                [sys.executable, "-m", "local_databricks.sail_server", str(layout.root),
+                 session_id],
                 cwd=layout.warehouse,
                 stdout=subprocess.PIPE,
                 stderr=log,
                 start_new_session=True,
                 env=os.environ | settings | {"PYTHONPATH": child_pythonpath()},
             )
+        self._ledger = ProcessLedger(layout.processes_file)
+        self._ledger.record(self._proc.pid, f"Sail compute ({log_path})")
         try:
             # One server-side session per compute: Sail's catalog lives in the session.
-            port = self._read_port(log_path)
-            self.url = f"sc://127.0.0.1:{port}/;session_id={uuid.uuid4()}"
+            self.url = compute_url(self._read_port(log_path), session_id)
             self._known = self._restore()
         except BaseException:
-            _stop_group(self._proc)
+            self._stop_process()
             raise
 
     def _read_port(self, log_path: Path) -> int:
@@ -128,7 +136,11 @@ class SailCompute:
             if self._proc.poll() is None:
                 self.sync_catalog()
         finally:
-            _stop_group(self._proc)
+            self._stop_process()
+
+    def _stop_process(self) -> None:
+        _stop_group(self._proc)
+        self._ledger.forget(self._proc.pid)
 
 
 class SailEngine:
@@ -175,8 +187,14 @@ class JvmSparkCompute:
                 start_new_session=True,
                 env=os.environ | {"SPARK_NO_DAEMONIZE": "1"},
             )
+        self._ledger = ProcessLedger(layout.processes_file)
+        self._ledger.record(self._proc.pid, f"Spark Connect server ({log_path})")
         self.url = f"sc://127.0.0.1:{port}"
-        _wait_for_port(port, self._proc, log_path, timeout=180)
+        try:
+            _wait_for_port(port, self._proc, log_path, timeout=180)
+        except BaseException:
+            self.stop()
+            raise
 
     def sync_catalog(self) -> None:
         """The Derby metastore already persists the catalog."""
@@ -186,6 +204,7 @@ class JvmSparkCompute:
 
     def stop(self) -> None:
         _stop_group(self._proc, grace=30)
+        self._ledger.forget(self._proc.pid)
 
 
 class JvmSparkEngine:

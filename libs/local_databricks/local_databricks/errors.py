@@ -27,3 +27,11 @@ def not_found(message: str) -> ApiError:
 def malformed(message: str) -> ApiError:
     """What the service answers when it cannot parse the request (bad JSON, wrong types)."""
     return ApiError(400, "MALFORMED_REQUEST", message)
+
+
+class InvalidPath(ApiError, ValueError):
+    """A path the service refuses; a ValueError too, for the code that resolves paths outside
+    a request (the task runner, library installs)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, "INVALID_PARAMETER_VALUE", message)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local_databricks.processes import ProcessLedger
+
 LOG_TAIL_BYTES = 64 * 1024
 SUPPORTED_KINDS = ("notebook_task", "spark_python_task", "python_wheel_task")
 
@@ -71,13 +73,25 @@ class Outcome:
     life_cycle_state: str = "TERMINATED"  # INTERNAL_ERROR when the cluster could not run it
 
 
+def stopped_outcome(reason: str) -> Outcome:
+    """The outcome of a task stopped before its end: reason is CANCELED or TIMEDOUT."""
+    return Outcome(reason, "Run canceled" if reason == "CANCELED" else "Run timed out")
+
+
 class TaskProcess:
     def __init__(
-        self, spec: dict[str, Any], task_dir: Path, python: Path, env: dict[str, str]
+        self,
+        spec: dict[str, Any],
+        task_dir: Path,
+        python: Path,
+        env: dict[str, str],
+        ledger: ProcessLedger,
     ) -> None:
         task_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = task_dir / "output.log"
         self._result_file = task_dir / "result.json"
+        # Only this process's own result may ever be read back.
+        self._result_file.unlink(missing_ok=True)
         spec_file = task_dir / "spec.json"
         spec_file.write_text(json.dumps(spec | {"result_file": str(self._result_file)}))
         with open(self.log_path, "ab") as log:
@@ -90,17 +104,21 @@ class TaskProcess:
                 start_new_session=True,
                 env=env,
             )
+        self._ledger = ledger
+        ledger.record(self._proc.pid, f"task process ({task_dir})")
 
     def wait(self, should_stop: Callable[[], str | None]) -> Outcome:
         """Wait for the child; `should_stop` returns CANCELED/TIMEDOUT to kill it."""
-        while self._proc.poll() is None:
-            reason = should_stop()
-            if reason:
-                self.kill()
-                verb = "canceled" if reason == "CANCELED" else "timed out"
-                return Outcome(reason, f"Run {verb}")
-            time.sleep(0.1)
-        return self._outcome()
+        try:
+            while self._proc.poll() is None:
+                reason = should_stop()
+                if reason:
+                    self.kill()
+                    return stopped_outcome(reason)
+                time.sleep(0.1)
+            return self._outcome()
+        finally:
+            self._ledger.forget(self._proc.pid)
 
     def kill(self) -> None:
         if self._proc.poll() is None:

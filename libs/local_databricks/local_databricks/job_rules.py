@@ -2,6 +2,7 @@
 
 Checked on the normalised request, before anything is stored or started, so a job that cannot
 run locally is refused at the call that defines it, naming the task and the fix:
+- at most 1,000 tasks, and more than 100 only on Jobs API 2.2 (limits.py);
 - task keys are unique and depends_on names a task of the same job;
 - each task has a task type the local engine runs (JVM tasks are refused: Sail has no JVM);
 - every cluster spec names a runtime the service offers (runtimes.py);
@@ -15,6 +16,7 @@ from typing import Any
 from local_databricks.clusters_api import ClusterStore
 from local_databricks.errors import invalid
 from local_databricks.executor import SUPPORTED_KINDS
+from local_databricks.limits import check_task_count
 from local_databricks.runtimes import runtime_for
 
 JVM_KINDS = ("spark_jar_task", "spark_submit_task")
@@ -41,6 +43,7 @@ def check_tasks(
     job_cluster_keys: set[str] | None = None,
     where: str = "tasks",
 ) -> None:
+    check_task_count(len(tasks))
     keys = [t["task_key"] for t in tasks]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:

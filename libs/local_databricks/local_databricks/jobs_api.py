@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from pathlib import Path
@@ -10,11 +11,20 @@ from typing import Any
 from local_databricks.clusters_api import ClusterStore
 from local_databricks.errors import ApiError, invalid, not_found
 from local_databricks.job_rules import check_job_settings, check_tasks
+from local_databricks.limits import (
+    CreationRate,
+    WorkspaceLimits,
+    check_api_version,
+    check_concurrent_task_runs,
+)
+from local_databricks.run_links import RunLinks
 from local_databricks.run_views import output_dict, run_dict, task_run_dict
 from local_databricks.scheduler import Run, Scheduler
 from local_databricks.store import read_json, write_json
 
 RUN_NOW_PARAMS = ("notebook_params", "python_params", "python_named_params", "job_parameters")
+# jobs/list page size: 20 unless asked, at most 100.
+JOBS_PAGE_DEFAULT, JOBS_PAGE_MAX = 20, 100
 
 
 class JobStore:
@@ -76,11 +86,18 @@ class JobStore:
 
 class JobsApi:
     def __init__(
-        self, jobs: JobStore, scheduler: Scheduler, clusters: ClusterStore, base_url: str
+        self,
+        jobs: JobStore,
+        scheduler: Scheduler,
+        clusters: ClusterStore,
+        links: RunLinks,
+        limits: WorkspaceLimits | None = None,
     ) -> None:
         self.jobs, self.scheduler, self.clusters = jobs, scheduler, clusters
-        self.base_url = base_url
-        self._idempotency: dict[str, int] = {}
+        self.links = links
+        self.limits = limits or WorkspaceLimits()
+        self._creations = CreationRate(self.limits)
+        self._idempotency = scheduler.idempotency_tokens  # token -> run_id, kept on disk
         # A retry can race the request it retries: look up, start and record under one lock.
         self._idempotency_lock = threading.Lock()
 
@@ -109,6 +126,7 @@ class JobsApi:
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         body.pop("access_control_list", None)
         check_job_settings(body, self.clusters)
+        self._creations.record()
         return {"job_id": self.jobs.create(body)}
 
     def reset(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -129,9 +147,12 @@ class JobsApi:
 
     def get(self, body: dict[str, Any]) -> dict[str, Any]:
         job = self.jobs.get(body["job_id"])
+        check_api_version(len(job["settings"].get("tasks", [])))
         return {k: v for k, v in job.items() if k != "runs"}
 
     def list(self, body: dict[str, Any]) -> dict[str, Any]:
+        """jobs/list: the exact (case-insensitive) name filter, pages of ``limit`` (1-100,
+        default 20) followed with ``next_page_token``, as Jobs API 2.2 pages them."""
         name = body.get("name")
         found = []
         for job in self.jobs.jobs.values():
@@ -143,15 +164,39 @@ class JobsApi:
             found.append(
                 {"job_id": job["job_id"], "settings": settings, "created_time": job["created_time"]}
             )
-        offset, limit = body.get("offset", 0), body.get("limit") or 25
+        limit = body.get("limit") or JOBS_PAGE_DEFAULT
+        if not 0 < limit <= JOBS_PAGE_MAX:
+            raise invalid(f"limit must be between 1 and {JOBS_PAGE_MAX}, got {limit}")
+        token = body.get("page_token")
+        offset = _page_offset(token) if token else body.get("offset", 0)
         page = found[offset : offset + limit]
-        return {"jobs": page, "has_more": offset + limit < len(found)} if page else {}
+        listing: dict[str, Any] = {"has_more": offset + limit < len(found)}
+        if page:
+            listing["jobs"] = page
+        if listing["has_more"]:
+            listing["next_page_token"] = _page_token(offset + limit)
+        if offset > 0:
+            listing["prev_page_token"] = _page_token(max(offset - limit, 0))
+        return listing
 
     def delete(self, body: dict[str, Any]) -> dict[str, Any]:
         self.jobs.delete(body["job_id"])
         return {}
 
     def run_now(self, body: dict[str, Any]) -> dict[str, Any]:
+        """jobs/run-now; a known ``idempotency_token`` returns the run it started, whatever its
+        state (as runs/submit)."""
+        with self._idempotency_lock:
+            token = body.get("idempotency_token")
+            if token and token in self._idempotency:
+                run, _ = self._find(self._idempotency[token])
+                return {"run_id": run.run_id, "number_in_job": run.number_in_job}
+            started = self._run_now(body)
+            if token:
+                self._idempotency[token] = started["run_id"]
+            return started
+
+    def _run_now(self, body: dict[str, Any]) -> dict[str, Any]:
         job_id = body["job_id"]
         settings = self.jobs.get(job_id)["settings"]
         tasks = settings.get("tasks", [])
@@ -161,6 +206,7 @@ class JobsApi:
         params = {k: body[k] for k in RUN_NOW_PARAMS if body.get(k)}
         if defaults or "job_parameters" in params:
             params["job_parameters"] = defaults | params.get("job_parameters", {})
+        self._check_workspace_has_room()
         number = self.jobs.next_run_number(job_id)
         run = self.scheduler.start(
             run_name=settings.get("name", f"job-{job_id}"),
@@ -192,6 +238,8 @@ class JobsApi:
             legacy = {k: v for k, v in body.items() if k not in _SUBMIT_ENVELOPE}
             tasks = [{"task_key": run_name, **legacy}]
         check_tasks(tasks, self.clusters)
+        self._check_workspace_has_room()
+        self._creations.record()
         run = self.scheduler.start(
             run_name=run_name,
             tasks=tasks,
@@ -200,6 +248,15 @@ class JobsApi:
             timeout_seconds=body.get("timeout_seconds", 0),
         )
         return run.run_id
+
+    def _check_workspace_has_room(self) -> None:
+        running = sum(
+            task.life_cycle_state == "RUNNING"
+            for run in list(self.scheduler.runs.values())
+            if not run.done
+            for task in run.tasks
+        )
+        check_concurrent_task_runs(running, self.limits)
 
     def _find(self, run_id: int):
         found = self.scheduler.find(run_id)
@@ -216,8 +273,9 @@ class JobsApi:
     def get_run(self, body: dict[str, Any]) -> dict[str, Any]:
         run, task = self._find(body["run_id"])
         if task is not None:
-            return task_run_dict(run, task, self.base_url)
-        return run_dict(run, self.base_url, include_history=body.get("include_history", False))
+            return task_run_dict(run, task, self.links)
+        check_api_version(len(run.tasks))
+        return run_dict(run, self.links, include_history=body.get("include_history", False))
 
     def get_output(self, body: dict[str, Any]) -> dict[str, Any]:
         run, task = self._find(body["run_id"])
@@ -228,7 +286,7 @@ class JobsApi:
                     "Please retrieve the output of each individual task run instead."
                 )
             task = run.tasks[0]
-        return output_dict(run, task, self.base_url)
+        return output_dict(run, task, self.links)
 
     def cancel(self, body: dict[str, Any]) -> dict[str, Any]:
         self.scheduler.cancel(self._run(body["run_id"]))
@@ -251,7 +309,7 @@ class JobsApi:
         if body.get("completed_only"):
             runs = [r for r in runs if r.done]
         offset, limit = body.get("offset", 0), body.get("limit") or 25
-        page = [run_dict(r, self.base_url) for r in runs[offset : offset + limit]]
+        page = [run_dict(r, self.links) for r in runs[offset : offset + limit]]
         return {"runs": page, "has_more": offset + limit < len(runs)} if page else {}
 
     def repair(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -314,6 +372,22 @@ _SUBMIT_ENVELOPE = {
     "git_source",
     "tasks",
 }
+
+
+def _page_token(offset: int) -> str:
+    """An opaque jobs/list page token (the offset of the page's first job)."""
+    return base64.urlsafe_b64encode(f"jobs:{offset}".encode()).decode()
+
+
+def _page_offset(token: str) -> int:
+    try:
+        prefix, offset = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        if prefix == "jobs" and int(offset) >= 0:
+            return int(offset)
+    except ValueError:
+        pass
+    raise invalid(f"page_token {token!r} is not a token from a previous jobs/list response")
+
 
 # Arrays of the job settings that jobs/update merges entry by entry, by these keys.
 _MERGED_ARRAYS = {"tasks": "task_key", "job_clusters": "job_cluster_key", "parameters": "name",

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from local_databricks.executor import log_tail
+from local_databricks.run_links import RunLinks
 from local_databricks.scheduler import Attempt, Run, TaskRun
 
 NOTEBOOK_RESULT_LIMIT = 5 * 1024 * 1024
@@ -50,19 +51,19 @@ def _durations(start: int, end: int) -> dict[str, int]:
     return out
 
 
-def task_dict(run: Run, task: TaskRun, base_url: str) -> dict[str, Any]:
+def task_dict(run: Run, task: TaskRun, links: RunLinks) -> dict[str, Any]:
     out = {
         "run_id": task.run_id,
         "task_key": task.task_key,
         "state": _state(task.life_cycle_state, task.result_state, task.state_message),
         "attempt_number": 0,
-        "run_page_url": f"{base_url}/run/{run.run_id}#task-{task.run_id}",
+        "run_page_url": links.page(run.run_id, task.run_id),
         **_durations(task.start_time, task.end_time),
     }
     return out | {k: task.spec[k] for k in _TASK_FIELDS if k in task.spec}
 
 
-def run_dict(run: Run, base_url: str, include_history: bool = False) -> dict[str, Any]:
+def run_dict(run: Run, links: RunLinks, include_history: bool = False) -> dict[str, Any]:
     out = {
         "job_id": run.job_id,
         "run_id": run.run_id,
@@ -73,8 +74,8 @@ def run_dict(run: Run, base_url: str, include_history: bool = False) -> dict[str
         "format": "MULTI_TASK",
         "creator_user_name": "local@emulator",
         "state": _state(run.life_cycle_state, run.result_state, run.state_message),
-        "run_page_url": f"{base_url}/run/{run.run_id}",
-        "tasks": [task_dict(run, t, base_url) for t in run.tasks],
+        "run_page_url": links.page(run.run_id),
+        "tasks": [task_dict(run, t, links) for t in run.tasks],
         "job_clusters": run.job_clusters,
         "attempt_number": 0,
         **_durations(run.start_time, run.end_time),
@@ -99,14 +100,14 @@ def _history_item(attempt: Attempt) -> dict[str, Any]:
     return item
 
 
-def task_run_dict(run: Run, task: TaskRun, base_url: str) -> dict[str, Any]:
+def task_run_dict(run: Run, task: TaskRun, links: RunLinks) -> dict[str, Any]:
     """runs/get on a task run id: the task as a run of its own."""
-    out = task_dict(run, task, base_url)
+    out = task_dict(run, task, links)
     out |= {
         "run_name": run.run_name,
         "run_type": run.run_type,
         "format": "SINGLE_TASK",
-        "tasks": [task_dict(run, task, base_url)],
+        "tasks": [task_dict(run, task, links)],
         "parent_run_id": run.run_id,
         "number_in_job": run.number_in_job or run.run_id,
         "job_id": run.job_id,
@@ -114,8 +115,8 @@ def task_run_dict(run: Run, task: TaskRun, base_url: str) -> dict[str, Any]:
     return out
 
 
-def output_dict(run: Run, task: TaskRun, base_url: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"metadata": task_run_dict(run, task, base_url)}
+def output_dict(run: Run, task: TaskRun, links: RunLinks) -> dict[str, Any]:
+    out: dict[str, Any] = {"metadata": task_run_dict(run, task, links)}
     outcome = task.outcome
     if "notebook_task" in task.spec:
         result = (outcome.result if outcome else None) or ""

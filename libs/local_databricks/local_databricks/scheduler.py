@@ -1,235 +1,67 @@
-"""Run state machine: PENDING -> RUNNING -> (TERMINATING ->) TERMINATED, one thread per run.
+"""Run state machine, one thread per run: PENDING while the run's first cluster starts (or
+waits for a slot in the cluster pool), RUNNING once a task runs on it, (TERMINATING ->)
+TERMINATED at the end.
 
-A run's tasks start when their depends_on tasks are done and their run_if holds; tasks on the
-same cluster key (job_cluster_key, or one per new_cluster task, or the run's shared compute)
-share one compute, started on first use and stopped when the run ends. Every task run has its
-own run_id. A repair reruns some tasks of a finished run in that same run: the run goes back to
-PENDING, the rerun tasks get new task run ids, and each repair is one more attempt of the run.
+A run's tasks start when their depends_on tasks are done and their run_if holds; a task stays
+PENDING until its cluster is up (see run_clusters). Every task run has its own run_id. A repair
+reruns some tasks of a finished run in that same run: the run goes back to PENDING, the rerun
+tasks get new task run ids, and each repair is one more attempt of the run.
+
+Every change of a run's state is written to the run store before anyone can read it, so runs
+survive a restart; a run that was active when the server stopped (or was killed) ends as a run
+whose driver was lost.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from local_databricks.clusters_api import ClusterStore
-from local_databricks.cluster_env import ClusterEnv, ClusterEnvError, create_cluster_env
 from local_databricks.cluster_env import task_environment
+from local_databricks.cluster_pool import ClusterPool
+from local_databricks.clusters_api import ClusterStore
 from local_databricks.engine import Engine
-from local_databricks.errors import ApiError
 from local_databricks.executor import Outcome, TaskProcess, UnsupportedTaskError, build_spec
+from local_databricks.executor import stopped_outcome
 from local_databricks.faults import FaultInjector
 from local_databricks.layout import StateLayout
-from local_databricks.libraries import LibraryInstallError, install_library, library_id
-from local_databricks.unity_catalog import initial_catalog
+from local_databricks.limits import ExecutionContexts, cluster_identity
+from local_databricks.processes import ProcessLedger
+from local_databricks.run_clusters import ClusterSetupError, ClusterWaitStopped, RunClusters
+from local_databricks.run_model import SUCCEEDED, Attempt, Run, TaskRun, now_ms
+from local_databricks.run_store import RunStore
 from local_databricks.sql_task import run_sql_task
 from local_databricks.sql_warehouse import Warehouse
-from local_databricks.usage import ClusterUsage, UsageLedger
-
-TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
-SUCCEEDED = ("SUCCESS", "SUCCESS_WITH_FAILURES", "EXCLUDED")
+from local_databricks.usage import UsageLedger
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
+class IdempotencyTokens:
+    """idempotency_token -> run_id, kept on the runs themselves so that it survives a restart."""
 
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+        self._run_ids: dict[str, int] = {}
 
-@dataclass
-class TaskRun:
-    run_id: int
-    task_key: str
-    spec: dict[str, Any]
-    life_cycle_state: str = "PENDING"
-    result_state: str | None = None
-    state_message: str = ""
-    start_time: int = 0
-    end_time: int = 0
-    outcome: Outcome | None = None
-    log_path: Any = None
+    def __contains__(self, token: object) -> bool:
+        return token in self._run_ids
 
-    @property
-    def depends_on(self) -> list[str]:
-        return [d["task_key"] for d in self.spec.get("depends_on", [])]
+    def __getitem__(self, token: str) -> int:
+        return self._run_ids[token]
 
-    @property
-    def done(self) -> bool:
-        return self.life_cycle_state in TERMINAL
+    def __setitem__(self, token: str, run_id: int) -> None:
+        self._run_ids[token] = run_id
+        found = self._scheduler.find(run_id)
+        if found is not None:
+            run = found[0]
+            with run.changed:
+                run.idempotency_token = token
+                self._scheduler.store.save(run)
 
-    def finish(self, life_cycle_state: str, result_state: str, message: str) -> None:
-        self.life_cycle_state, self.result_state = life_cycle_state, result_state
-        self.state_message = message
-        self.end_time = now_ms()
-
-
-@dataclass
-class Attempt:
-    """The original run or one repair of it: what repair_history lists."""
-
-    id: int
-    type: str  # ORIGINAL or REPAIR
-    start_time: int
-    task_run_ids: list[int]
-    end_time: int = 0
-    life_cycle_state: str = "PENDING"
-    result_state: str | None = None
-    state_message: str = ""
-
-
-@dataclass
-class Run:
-    run_id: int
-    run_name: str
-    job_id: int  # a submit run belongs to an anonymous one-time job, as on Databricks
-    run_type: str  # JOB_RUN or SUBMIT_RUN
-    tasks: list[TaskRun]
-    job_clusters: list[dict[str, Any]]
-    params: dict[str, Any]
-    timeout_seconds: int = 0
-    number_in_job: int = 0
-    life_cycle_state: str = "PENDING"
-    result_state: str | None = None
-    state_message: str = ""
-    start_time: int = field(default_factory=now_ms)
-    end_time: int = 0
-    cancel_requested: bool = False
-    timed_out: bool = False
-    faults: dict[str, dict[str, Any]] = field(default_factory=dict)
-    changed: threading.Condition = field(default_factory=threading.Condition)
-    attempts: list[Attempt] = field(default_factory=list)
-
-    @property
-    def done(self) -> bool:
-        return self.life_cycle_state in TERMINAL
-
-    @property
-    def latest_repair_id(self) -> int | None:
-        return self.attempts[-1].id if len(self.attempts) > 1 else None
-
-    @property
-    def attempt_start(self) -> int:
-        """When the current attempt started: a repair gets the whole timeout_seconds again."""
-        return self.attempts[-1].start_time if self.attempts else self.start_time
-
-
-@dataclass
-class _Cluster:
-    """One started cluster of a run: its compute, Python env and installed libraries."""
-
-    name: str
-    compute: Any
-    usage: ClusterUsage
-    env: ClusterEnv
-    log_path: Path
-    libraries: dict[str, str | None] = field(default_factory=dict)  # id -> failure or None
-
-
-class ClusterSetupError(RuntimeError):
-    """The task's cluster could not be set up: the task ends in INTERNAL_ERROR."""
-
-
-class _RunClusters:
-    """The clusters of one run, started on first use; one start per cluster key, and each
-    library installed once per cluster, before the first task that needs it runs."""
-
-    def __init__(
-        self,
-        run: Run,
-        engine: Engine,
-        usage: UsageLedger,
-        layout: StateLayout,
-        clusters: ClusterStore,
-    ) -> None:
-        self._run, self._engine, self._usage, self._layout = run, engine, usage, layout
-        self._all_purpose = clusters
-        self._lock = threading.Lock()
-        self._key_locks: dict[str, threading.Lock] = {}
-        self._clusters: dict[str, _Cluster] = {}
-
-    def key_for(self, task: dict[str, Any]) -> str:
-        if "job_cluster_key" in task:
-            key = task["job_cluster_key"]
-            if key not in {c["job_cluster_key"] for c in self._run.job_clusters}:
-                raise UnsupportedTaskError(
-                    f"Task {task['task_key']!r}: job_cluster_key {key!r} is not "
-                    "defined in the job's job_clusters"
-                )
-            return f"job_cluster:{key}"
-        if "new_cluster" in task:
-            return f"new_cluster:{task['task_key']}"
-        if "existing_cluster_id" in task:
-            return f"existing_cluster:{task['existing_cluster_id']}"
-        return "serverless"
-
-    def spec_for(self, task: dict[str, Any]) -> dict[str, Any] | None:
-        """The cluster spec a task runs on; None for serverless compute."""
-        if "job_cluster_key" in task:
-            return next(
-                c["new_cluster"]
-                for c in self._run.job_clusters
-                if c["job_cluster_key"] == task["job_cluster_key"]
-            )
-        if "new_cluster" in task:
-            return task["new_cluster"]
-        if "existing_cluster_id" in task:
-            return self._all_purpose.spec(task["existing_cluster_id"])
-        return None
-
-    def cluster_for(self, task: dict[str, Any]) -> _Cluster:
-        """The task's cluster, started if needed, with the task's libraries installed."""
-        key = self.key_for(task)
-        with self._lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            if key not in self._clusters:
-                self._clusters[key] = self._start(key, self.spec_for(task))
-            cluster = self._clusters[key]
-            self._install(cluster, task.get("libraries") or [])
-            return cluster
-
-    def _start(self, key: str, spec: dict[str, Any] | None) -> _Cluster:
-        # A repair starts the run's clusters again: each attempt gets its own env and log.
-        attempt = max(len(self._run.attempts) - 1, 0)
-        name = f"cluster-{key.replace(':', '-')}" + (f"-repair-{attempt}" if attempt else "")
-        cluster_dir = self._layout.runs / str(self._run.run_id) / name
-        cluster_dir.mkdir(parents=True, exist_ok=True)
-        log_path = cluster_dir.with_suffix(".log")
-        try:
-            env = create_cluster_env(self._layout, spec, cluster_dir / "env", log_path)
-        except (ClusterEnvError, ApiError) as error:
-            raise ClusterSetupError(f"Cluster {key} failed to start: {error}") from None
-        compute = self._engine.start(key, log_path, initial_catalog(spec or {}))
-        usage = self._usage.cluster_started(
-            self._run.run_id, key, self._engine.name, env.runtime.key, env.runtime.python
-        )
-        return _Cluster(f"{self._run.run_id}-{key}", compute, usage, env, log_path)
-
-    def _install(self, cluster: _Cluster, libraries: list[dict[str, Any]]) -> None:
-        for library in libraries:
-            lib_id = library_id(library)
-            if lib_id not in cluster.libraries:
-                started = time.monotonic()
-                try:
-                    install_library(
-                        self._layout, cluster.env, library, cluster.name, cluster.log_path
-                    )
-                    cluster.libraries[lib_id] = None
-                except LibraryInstallError as error:
-                    cluster.libraries[lib_id] = str(error)
-                self._usage.library_installed(cluster.usage, time.monotonic() - started)
-            if cluster.libraries[lib_id]:
-                raise ClusterSetupError(cluster.libraries[lib_id])
-
-    def stop_all(self) -> None:
-        for cluster in self._clusters.values():
-            try:
-                cluster.compute.stop()
-            finally:
-                self._usage.cluster_stopped(cluster.usage)
+    def remember(self, run: Run) -> None:
+        if run.idempotency_token:
+            self._run_ids[run.idempotency_token] = run.run_id
 
 
 class Scheduler:
@@ -241,18 +73,35 @@ class Scheduler:
         usage: UsageLedger,
         clusters: ClusterStore,
         warehouse: Warehouse,
+        pool: ClusterPool,
     ) -> None:
         self.layout, self.engine, self.faults, self.usage = layout, engine, faults, usage
         self.clusters = clusters  # all-purpose clusters that tasks name by existing_cluster_id
         self.warehouse = warehouse  # runs sql_task tasks
-        self._ids = itertools.count(int(time.time()) % 100000 * 1000)
+        self.pool = pool
+        self.store = RunStore(layout.runs, layout.root / "run_ids.json")
+        self.ledger = ProcessLedger(layout.processes_file)
+        self.idempotency_tokens = IdempotencyTokens(self)
+        self.execution_contexts = ExecutionContexts()  # one per task run on a cluster
         self._lock = threading.Lock()
+        self._threads: dict[int, threading.Thread] = {}
         self.runs: dict[int, Run] = {}
         self.task_runs: dict[int, tuple[Run, TaskRun]] = {}
+        for run in self.store.load():
+            if not run.done:
+                run.lose_driver()
+                self.store.save(run)
+            self._register(run)
+
+    def _register(self, run: Run) -> None:
+        with self._lock:
+            self.runs[run.run_id] = run
+            for task in run.tasks:
+                self.task_runs[task.run_id] = (run, task)
+        self.idempotency_tokens.remember(run)
 
     def next_id(self) -> int:
-        with self._lock:
-            return next(self._ids)
+        return self.store.next_id()
 
     def start(
         self,
@@ -281,18 +130,20 @@ class Scheduler:
         run.attempts.append(
             Attempt(run.run_id, "ORIGINAL", run.start_time, [t.run_id for t in run.tasks])
         )
-        with self._lock:
-            self.runs[run.run_id] = run
-            for task in run.tasks:
-                self.task_runs[task.run_id] = (run, task)
+        with run.changed:
+            self.store.save(run)
+        self._register(run)
         self.usage.run_started(run.run_id)
         self._launch(run)
         return run
 
     def _launch(self, run: Run) -> None:
-        threading.Thread(
+        thread = threading.Thread(
             target=self._execute, args=(run,), daemon=True, name=f"run-{run.run_id}"
-        ).start()
+        )
+        with self._lock:
+            self._threads[run.run_id] = thread
+        thread.start()
 
     def repair(
         self,
@@ -323,9 +174,8 @@ class Scheduler:
             run.life_cycle_state, run.result_state, run.state_message = "PENDING", None, ""
             run.end_time, run.cancel_requested, run.timed_out = 0, False, False
             run.faults = self.faults.take_run_faults()
-        with self._lock:
-            for task in run.tasks:
-                self.task_runs[task.run_id] = (run, task)
+            self.store.save(run)
+        self._register(run)
         self._launch(run)
         return repair_id
 
@@ -345,21 +195,24 @@ class Scheduler:
             self.runs.pop(run.run_id, None)
             for task_run_id in [k for k, (r, _) in self.task_runs.items() if r is run]:
                 del self.task_runs[task_run_id]
+        self.store.delete(run.run_id)
 
     # -- the run thread --------------------------------------------------------------------
 
     def _execute(self, run: Run) -> None:
-        clusters = _RunClusters(run, self.engine, self.usage, self.layout, self.clusters)
+        clusters = RunClusters(
+            run, self.engine, self.usage, self.layout, self.clusters, self.pool
+        )
         try:
             self._sleep_fault(run, "slow_start")
             with run.changed:
                 if run.cancel_requested:
                     self._skip_pending(run, "CANCELED", "Run canceled before start")
-                else:
-                    run.life_cycle_state = "RUNNING"
             self._schedule_tasks(run, clusters)
         except Exception:  # noqa: BLE001 - an emulator bug must end the run, not hang it
-            self._skip_pending(run, "FAILED", "Emulator error: " + traceback.format_exc(limit=5))
+            with run.changed:
+                message = "Emulator error: " + traceback.format_exc(limit=5)
+                self._skip_pending(run, "FAILED", message)
         finally:
             clusters.stop_all()
         if "slow_finish" in run.faults:
@@ -371,8 +224,11 @@ class Scheduler:
         if kind in run.faults:
             time.sleep(float(run.faults[kind]["seconds"]))
 
-    def _schedule_tasks(self, run: Run, clusters: _RunClusters) -> None:
+    def _schedule_tasks(self, run: Run, clusters: RunClusters) -> None:
+        """Start each task once it is ready, until every task is done; then wait for the
+        task threads (a lost run's tasks are still stopping their processes)."""
         started: set[int] = set()
+        threads: list[threading.Thread] = []
         with run.changed:
             while not all(t.done for t in run.tasks):
                 if run.cancel_requested or self._deadline_passed(run):
@@ -390,15 +246,19 @@ class Scheduler:
                     if verdict == "wait":
                         continue
                     started.add(task.run_id)
+                    task.start_time = now_ms()
                     if verdict == "run":
-                        task.life_cycle_state, task.start_time = "RUNNING", now_ms()
-                        threading.Thread(
+                        thread = threading.Thread(
                             target=self._run_task, args=(run, task, clusters), daemon=True
-                        ).start()
+                        )
+                        thread.start()
+                        threads.append(thread)
                     else:
-                        task.start_time = now_ms()
                         task.finish("TERMINATED", verdict, f"Not run: {verdict.lower()}")
+                    self.store.save(run)
                 run.changed.wait(0.2)
+        for thread in threads:
+            thread.join()
 
     def _readiness(self, run: Run, task: TaskRun) -> str:
         """'wait', 'run', or the result state of a task that will not run."""
@@ -426,11 +286,15 @@ class Scheduler:
         return run.timed_out
 
     def _skip_pending(self, run: Run, result: str, message: str, only_unstarted=False) -> None:
-        for task in run.tasks:
-            if not task.done and not (only_unstarted and task.life_cycle_state == "RUNNING"):
-                task.finish("TERMINATED", result, message)
+        """End the tasks not done (`only_unstarted`: those not started yet); call with
+        run.changed held."""
+        ending = [t for t in run.tasks if not t.done and not (only_unstarted and t.start_time)]
+        for task in ending:
+            task.finish("TERMINATED", result, message)
+        if ending:
+            self.store.save(run)
 
-    def _run_task(self, run: Run, task: TaskRun, clusters: _RunClusters) -> None:
+    def _run_task(self, run: Run, task: TaskRun, clusters: RunClusters) -> None:
         task_dir = self.layout.runs / str(run.run_id) / str(task.run_id)
         task.log_path = task_dir / "output.log"
         try:
@@ -449,11 +313,23 @@ class Scheduler:
                 error_trace=traceback.format_exc(),
             )
         with run.changed:
+            if task.done:  # ended with its run when the server stopped
+                return
             task.outcome = outcome
             task.finish(outcome.life_cycle_state, outcome.result_state, outcome.message)
+            self.store.save(run)
             run.changed.notify_all()
 
-    def _run_process(self, run: Run, task: TaskRun, clusters: _RunClusters, task_dir) -> Outcome:
+    def _mark_running(self, run: Run, task: TaskRun) -> None:
+        """The task's compute is up: the task, and the run if it was waiting, are RUNNING."""
+        with run.changed:
+            task.life_cycle_state = "RUNNING"
+            if run.life_cycle_state == "PENDING":
+                run.life_cycle_state = "RUNNING"
+            self.store.save(run)
+            run.changed.notify_all()
+
+    def _run_process(self, run: Run, task: TaskRun, clusters: RunClusters, task_dir) -> Outcome:
         if "fail" in run.faults:
             message = run.faults["fail"].get("message", "Injected failure")
             return Outcome("FAILED", message, error=message)
@@ -468,43 +344,39 @@ class Scheduler:
             return None
 
         if "sql_task" in task.spec:
+            self._mark_running(run, task)
             return run_sql_task(
                 self.warehouse, self.layout, task.spec, run.params, task.log_path, should_stop
             )
         spec = build_spec(task.spec, run.params)
-        cluster = clusters.cluster_for(task.spec)
-        spec |= {
-            "state_dir": str(self.layout.root),
-            "task_key": task.task_key,
-            "taskvalues_dir": str(self.layout.runs / str(run.run_id) / "taskvalues"),
-            "hang": "hang" in run.faults,
-            "spark_conf": cluster.env.spark_conf,
-        }
-        compute = cluster.compute
-        env = task_environment(self.layout, cluster.env, compute.url)
-        process = TaskProcess(spec, task_dir, cluster.env.python, env)
-        outcome = process.wait(should_stop)
-        if outcome.result_state == "SUCCESS":
-            compute.sync_catalog()
-        return outcome
+        try:
+            with clusters.use(task.spec, should_stop) as cluster:
+                self._mark_running(run, task)
+                spec |= {
+                    "state_dir": str(self.layout.root),
+                    "task_key": task.task_key,
+                    "taskvalues_dir": str(self.layout.runs / str(run.run_id) / "taskvalues"),
+                    "hang": "hang" in run.faults,
+                    "spark_conf": cluster.env.spark_conf,
+                }
+                env = task_environment(self.layout, cluster.env, cluster.compute.url)
+                process = TaskProcess(spec, task_dir, cluster.env.python, env, self.ledger)
+                cluster_id = cluster_identity(run.run_id, clusters.key_for(task.spec))
+                with self.execution_contexts.open(cluster_id):
+                    outcome = process.wait(should_stop)
+                # What a failed task wrote stays too, as on Databricks.
+                cluster.compute.sync_catalog()
+                return outcome
+        except ClusterWaitStopped as stopped:
+            return stopped_outcome(stopped.reason)
 
     def _finish_run(self, run: Run) -> None:
-        results = [t.result_state for t in run.tasks]
-        if run.cancel_requested:
-            result, message = "CANCELED", "Run canceled"
-        elif run.timed_out:
-            result, message = "TIMEDOUT", f"Run timed out after {run.timeout_seconds} seconds"
-        elif all(r in ("SUCCESS", "EXCLUDED") for r in results):
-            result, message = "SUCCESS", ""
-        else:
-            failed = [t for t in run.tasks if t.result_state not in ("SUCCESS", "EXCLUDED")]
-            result = "FAILED"
-            message = "; ".join(f"{t.task_key}: {t.state_message}" for t in failed)
-            if any(t.result_state == "TIMEDOUT" for t in failed):
-                result = "TIMEDOUT"
-        # A task that its cluster could not run ends the run in INTERNAL_ERROR, as on Databricks.
-        internal = any(t.life_cycle_state == "INTERNAL_ERROR" for t in run.tasks)
         with run.changed:
+            if run.done:  # ended as a lost driver when the server stopped
+                return
+            result, message = _run_result(run)
+            # A task its cluster could not run ends the run in INTERNAL_ERROR, as on Databricks.
+            internal = any(t.life_cycle_state == "INTERNAL_ERROR" for t in run.tasks)
             run.life_cycle_state = "INTERNAL_ERROR" if internal else "TERMINATED"
             run.result_state = result
             run.state_message = message
@@ -512,18 +384,42 @@ class Scheduler:
             attempt = run.attempts[-1]
             attempt.end_time, attempt.life_cycle_state = run.end_time, "TERMINATED"
             attempt.result_state, attempt.state_message = result, message
+            self.store.save(run)
             run.changed.notify_all()
+        with self._lock:
+            if self._threads.get(run.run_id) is threading.current_thread():
+                del self._threads[run.run_id]
 
     def shutdown(self, timeout: float = 20.0) -> None:
-        """Cancel every active run and wait for their task processes and computes to stop."""
-        active = [run for run in list(self.runs.values()) if not run.done]
-        for run in active:
-            self.cancel(run)
-        deadline = time.monotonic() + timeout
-        for run in active:
+        """End every active run as a lost driver (what a restart would find anyway), then wait
+        for their task processes and computes to stop."""
+        for run in list(self.runs.values()):
             with run.changed:
-                while not run.done and time.monotonic() < deadline:
-                    run.changed.wait(0.2)
+                if not run.done:
+                    run.lose_driver()
+                    run.cancel_requested = True
+                    self.store.save(run)
+                    run.changed.notify_all()
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads = list(self._threads.values())
+        for thread in threads:
+            thread.join(max(deadline - time.monotonic(), 0))
+
+
+def _run_result(run: Run) -> tuple[str, str]:
+    """The result state and message of a run whose tasks are all done."""
+    if run.cancel_requested:
+        return "CANCELED", "Run canceled"
+    if run.timed_out:
+        return "TIMEDOUT", f"Run timed out after {run.timeout_seconds} seconds"
+    failed = [t for t in run.tasks if t.result_state not in ("SUCCESS", "EXCLUDED")]
+    if not failed:
+        return "SUCCESS", ""
+    message = "; ".join(f"{t.task_key}: {t.state_message}" for t in failed)
+    if any(t.result_state == "TIMEDOUT" for t in failed):
+        return "TIMEDOUT", message
+    return "FAILED", message
 
 
 def _downstream(tasks: list[TaskRun], keys: set[str]) -> list[TaskRun]:

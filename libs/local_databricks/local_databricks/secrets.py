@@ -19,6 +19,7 @@ from typing import Any
 
 from local_databricks.errors import ApiError, invalid, not_found
 from local_databricks.layout import StateLayout, write_private
+from local_databricks.store import read_json
 
 SECRET_REFERENCE = re.compile(r"\{\{\s*secrets/([^/{}\s]+)/([^/{}\s]+)\s*\}\}")
 NAME_RULE = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -39,7 +40,7 @@ class SecretStore:
 
     def _load(self) -> dict[str, dict[str, Any]]:
         """scope -> {"created": ms, "secrets": {key: {"value": b64, "type", "updated": ms}}}"""
-        return json.loads(self._file.read_text()) if self._file.exists() else {}
+        return read_json(self._file, {})
 
     def _scope(self, scopes: dict[str, Any], scope: str) -> dict[str, Any]:
         if scope not in scopes:

@@ -1,38 +1,46 @@
-"""HTTP front: bearer-token auth, routing to the API handlers, admin and run-page endpoints.
+"""HTTP front: Host and bearer-token checks, body limits, routing to the API handlers.
 
-Binds 127.0.0.1 only. /api/2.0, /api/2.1 and /api/2.2 are aliases of one route table. GET
-requests take their parameters from the query string and/or a JSON body (the provider's
-deferrable trigger sends a body). The run pages (/run/<id>) are read-only HTML for a browser
-and need no token.
+A WSGI app on werkzeug's threaded server, bound to 127.0.0.1. /api/2.0, /api/2.1 and /api/2.2
+are aliases of one route table. GET requests take their parameters from the query string and/or
+a JSON body (the provider's deferrable trigger sends a body). Every request is checked in order
+of cost: its Host header (a page on another site that rebinds its name to 127.0.0.1 is
+refused), its Content-Length, then its token, and only then is its body read, up to the route's
+limit (request_body.py). The run pages (/run/<id>) are HTML for a browser: they take the token or
+the signed link runs/get returns (run_links.py).
 """
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import hmac
 import json
+import logging
 import re
-from base64 import b64encode
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from databricks.sdk.service import catalog, compute, files, jobs, workspace
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.wrappers import Request, Response
 
-from local_databricks import run_page
+from local_databricks import request_body, run_page
 from local_databricks.clusters_api import ClustersApi
-from local_databricks.errors import ApiError, invalid, malformed, not_found
+from local_databricks.errors import ApiError, invalid, not_found
 from local_databricks.faults import FaultInjector
 from local_databricks.jobs_api import JobsApi
+from local_databricks.limits import request_api_version
 from local_databricks.runtimes import spark_versions
 from local_databricks.scheduler import Scheduler
 from local_databricks.sql_api import SqlApi
 from local_databricks.usage import UsageLedger
-from local_databricks.validation import parse_request, request_schema
+from local_databricks.validation import parse_int64, parse_request, request_schema
 from local_databricks.workspace import WorkspaceApi
 
+log = logging.getLogger(__name__)
+
 API_PREFIX = re.compile(r"^/api/2\.[012]/(.+)$")
+RUN_PAGE = re.compile(r"/run/([0-9]+)")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+DRAIN_TIMEOUT_SECONDS = 1.0
 SDK_APIS = {
     "jobs": jobs.JobsAPI,
     "workspace": workspace.WorkspaceAPI,
@@ -92,84 +100,82 @@ class Emulator:
         return None
 
 
-class Handler(BaseHTTPRequestHandler):
-    server_version = "local-databricks"
-    protocol_version = "HTTP/1.1"
-    emulator: Emulator  # set on the subclass made by make_server
+class EmulatorApp:
+    """The WSGI application: one call per request, every failure answered as Databricks does."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        pass
+    def __init__(self, emulator: Emulator, allowed_hosts: tuple[str, ...] = LOOPBACK_NAMES):
+        self.emulator = emulator
+        self.allowed_hosts = {name.lower() for name in allowed_hosts}
 
-    def do_GET(self) -> None:  # noqa: N802
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._dispatch("POST")
-
-    def do_PUT(self) -> None:  # noqa: N802
-        self._dispatch("PUT")
-
-    def do_PATCH(self) -> None:  # noqa: N802
-        self._dispatch("PATCH")
-
-    def do_DELETE(self) -> None:  # noqa: N802
-        self._dispatch("DELETE")
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._dispatch("HEAD")
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    def _dispatch(self, method: str) -> None:
-        url = urlsplit(self.path)
-        data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        # Route on the path as sent (percent-escapes intact), as path parameters may hold '/'.
+        path = urlsplit(environ.get("REQUEST_URI") or request.path).path
         try:
-            if url.path == "/.well-known/databricks-config":
-                raise ApiError(404, "ENDPOINT_NOT_FOUND", "No workspace config here")
-            if url.path.startswith("/run/"):
-                return self._run_page(url.path)
-            self._authenticate()
-            self.emulator.faults.check_endpoint(url.path)
-            status, headers, payload = self._route(method, url.path, url.query, data)
+            status, headers, payload = self._handle(request, path)
         except ApiError as error:
-            status, headers = error.status, {"Content-Type": "application/json"}
-            payload = json.dumps(error.body()).encode()
+            status, headers, payload = _error(error)
         except Exception as error:  # noqa: BLE001 - a handler bug must still answer
-            status, headers = 500, {"Content-Type": "application/json"}
-            body = {"error_code": "INTERNAL_ERROR", "message": f"{type(error).__name__}: {error}"}
-            payload = json.dumps(body).encode()
-        self._send(status, headers, payload)
+            log.exception("%s %s failed", request.method, path)
+            status, headers, payload = _error(
+                ApiError(
+                    500,
+                    "INTERNAL_ERROR",
+                    f"The emulator failed on {request.method} {path} ({type(error).__name__}); "
+                    "its log has the details",
+                )
+            )
+        headers.setdefault("Content-Length", str(len(payload)))
+        return Response(_sent(payload, environ), status, headers)(environ, start_response)
 
-    def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        if "Content-Length" not in headers:
-            self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+    def _handle(self, request: Request, path: str) -> tuple[int, dict[str, str], bytes]:
+        self._check_host(request)
+        request_body.declared_length(request)
+        if path == "/.well-known/databricks-config":
+            raise ApiError(404, "ENDPOINT_NOT_FOUND", "No workspace config here")
+        if path.startswith("/run/"):
+            return self._run_page(request, path)
+        self._authenticate(request)
+        self.emulator.faults.check_endpoint(path)
+        return self._route(request, path)
 
-    def _authenticate(self) -> None:
-        header = self.headers.get("Authorization", "")
+    def _check_host(self, request: Request) -> None:
+        """Refuse a Host this server is not: a foreign page whose name was rebound to 127.0.0.1
+        sends its own name (DNS rebinding)."""
+        host = request.environ.get("HTTP_HOST", "")
+        name = host.rpartition("]")[0] + "]" if host.startswith("[") else host.partition(":")[0]
+        if name.lower() not in self.allowed_hosts:
+            raise ApiError(
+                403,
+                "PERMISSION_DENIED",
+                f"Host header {host[:100]!r} is not this server; call it as "
+                f"{' or '.join(sorted(self.allowed_hosts))} (with the port)",
+            )
+
+    def _authenticate(self, request: Request) -> None:
+        header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             raise ApiError(401, "UNAUTHENTICATED", "Missing bearer token in Authorization header")
         if not hmac.compare_digest(header[len("Bearer ") :].encode(), self.emulator.token.encode()):
             raise ApiError(403, "PERMISSION_DENIED", "Invalid access token.")
 
-    def _route(self, method: str, path: str, query: str, data: bytes):
+    def _route(self, request: Request, path: str) -> tuple[int, dict[str, str], bytes]:
+        method, query = request.method, _query(request)
         if path.startswith("/emulator/"):
-            return _json(self._admin(method, path, _query(query), data))
+            return _json(self._admin(request, path, query))
         match = API_PREFIX.match(path)
         if not match:
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
         route = match.group(1)
+        request_api_version.set(path.split("/")[2])  # limits that differ between versions
+        limit = request_body.limit_for(route)
         for prefix, handler in (
             ("fs/files/", self.emulator.workspace_api.files),
             ("fs/directories/", self.emulator.workspace_api.directories),
         ):
             if route.startswith(prefix):
-                return handler(method, "/" + unquote(route[len(prefix) :]), _query(query), data)
+                body = request_body.stream(request, limit)
+                return handler(method, "/" + unquote(route[len(prefix) :]), query, body)
         if route == "clusters/spark-versions" and method == "GET":
             return _json(spark_versions())
         if route.startswith("permissions/jobs/") and method in ("PATCH", "PUT"):
@@ -178,92 +184,114 @@ class Handler(BaseHTTPRequestHandler):
         if found is None:
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
         schema, handler, path_parameters = found
-        body = self._body(method, query, data) | path_parameters
+        body = self._body(request, query, limit) | path_parameters
         return _json(handler(body if schema is None else parse_request(body, schema)))
 
-    def _body(self, method: str, query: str, data: bytes) -> dict[str, Any]:
-        content_type = self.headers.get("Content-Type", "")
-        if content_type.startswith("multipart/form-data"):
-            return _multipart(content_type, data)
-        body = _query(query)
-        if data.strip():
-            try:
-                parsed = json.loads(data)
-            except ValueError as error:
-                raise malformed(
-                    f"Invalid JSON given in the body of the request - failed to parse given JSON "
-                    f"({error})"
-                ) from None
-            if not isinstance(parsed, dict):
-                raise malformed("Invalid JSON given in the body of the request - expected a map")
-            body |= parsed
-        return body
+    def _body(
+        self, request: Request, query: dict[str, Any], limit: request_body.BodyLimit
+    ) -> dict[str, Any]:
+        if request.mimetype == "multipart/form-data":
+            return request_body.form_fields(request, limit)
+        data = request_body.read(request, limit)
+        return query | request_body.json_fields(data) if data.strip() else query
 
-    def _admin(self, method: str, path: str, query: dict[str, Any], data: bytes) -> dict[str, Any]:
-        faults, usage = self.emulator.faults, self.emulator.usage
+    def _admin(self, request: Request, path: str, query: dict[str, Any]) -> dict[str, Any]:
+        faults, usage, method = self.emulator.faults, self.emulator.usage, request.method
         if path == "/emulator/faults":
             if method == "POST":
-                try:
-                    fault = json.loads(data or b"{}")
-                except ValueError as error:
-                    raise invalid(f"/emulator/faults: the body is not JSON ({error})") from None
-                return faults.add(fault)
+                data = request_body.read(request, request_body.DEFAULT_LIMIT)
+                return faults.add(request_body.json_fields(data or b"{}"))
             if method == "DELETE":
                 faults.clear()
             return {"faults": faults.pending()}
         if path == "/emulator/usage" and method == "GET":
             if "run_id" in query:
-                run_id = str(query["run_id"])
-                if not run_id.isdigit():
-                    raise invalid(f"/emulator/usage: run_id must be an integer, got {run_id!r}")
-                return usage.run_usage(int(query["run_id"]))
+                run_id = parse_int64(query["run_id"])
+                if run_id is None:
+                    raise invalid(
+                        f"/emulator/usage: run_id must be an integer, got {query['run_id']!r}"
+                    )
+                return usage.run_usage(run_id)
             return usage.totals()
         raise not_found(f"No emulator endpoint {method} {path}")
 
-    def _run_page(self, path: str) -> None:
-        match = re.fullmatch(r"/run/(\d+)", path)
-        found = self.emulator.scheduler.find(int(match.group(1))) if match else None
+    def _run_page(self, request: Request, path: str) -> tuple[int, dict[str, str], bytes]:
+        match = RUN_PAGE.fullmatch(path)
+        run_id = parse_int64(match.group(1)) if match else None
+        if run_id is None:
+            raise not_found(f"No run page at {path}")
+        links = self.emulator.jobs_api.links
+        if "Authorization" in request.headers:
+            self._authenticate(request)
+        elif not links.verify(run_id, request.args.get("sig", "")):
+            raise ApiError(
+                401,
+                "UNAUTHENTICATED",
+                f"Run page {run_id} needs the bearer token, or the signed link that runs/get "
+                "returns as run_page_url",
+            )
+        found = self.emulator.scheduler.find(run_id)
         if not found:
             raise not_found(f"No run page at {path}")
         run = found[0]
         html = run_page.render(run, self.emulator.usage.run_usage(run.run_id)).encode()
-        self._send(200, {"Content-Type": "text/html; charset=utf-8"}, html)
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, html
+
+
+def _sent(payload: bytes, environ: dict[str, Any]):
+    """The response body; once it is out, werkzeug reads and drops what is left of a request
+    body the handler refused to read. A short timeout keeps a client that stopped sending (but
+    keeps the connection open) from holding the thread in that read."""
+    yield payload
+    connection = environ.get("werkzeug.socket")
+    if connection is not None:
+        connection.settimeout(DRAIN_TIMEOUT_SECONDS)
 
 
 def _json(body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
     return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
 
-def _query(query: str) -> dict[str, Any]:
+def _error(error: ApiError) -> tuple[int, dict[str, str], bytes]:
+    return error.status, {"Content-Type": "application/json"}, json.dumps(error.body()).encode()
+
+
+def _query(request: Request) -> dict[str, Any]:
+    query = request.environ.get("QUERY_STRING", "")
     return {
         k: v[-1] if len(v) == 1 else v for k, v in parse_qs(query, keep_blank_values=True).items()
     }
 
 
-def _multipart(content_type: str, data: bytes) -> dict[str, Any]:
-    """Form fields of a multipart body; file parts come back base64 encoded."""
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + data
-    )
-    fields: dict[str, Any] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
-        if part.get_filename() is not None or name == "content":
-            fields[name] = b64encode(payload).decode()
-        else:
-            fields[name] = payload.decode()
-    return fields
+class _RequestHandler(WSGIRequestHandler):
+    server_version = "local-databricks"  # type: ignore[assignment] - a property upstream
+    # Headers and body go out as two writes: without this, Nagle's algorithm holds the body
+    # back until the client's delayed ACK (about 40 ms a request).
+    disable_nagle_algorithm = True
+    # A client that stops sending mid-request frees its thread after this many seconds.
+    timeout = 120
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # one line per request would drown the log; errors are still logged
+
+
+class _Server(ThreadedWSGIServer):
+    # Hundreds of clients connecting at once wait in the kernel's queue instead of being reset.
+    request_queue_size = 1024
 
 
 def make_server(
-    host: str, port: int, emulator: Emulator, in_container: bool = False
-) -> ThreadingHTTPServer:
-    """Loopback only, unless inside a container whose published port is itself on loopback."""
+    host: str,
+    port: int,
+    emulator: Emulator,
+    in_container: bool = False,
+    allowed_hosts: tuple[str, ...] = (),
+) -> ThreadedWSGIServer:
+    """Loopback only, unless inside a container whose published port is itself on loopback;
+    `allowed_hosts` are Host names answered besides 127.0.0.1 and localhost (e.g. a compose
+    service name)."""
     if host not in ("127.0.0.1", "localhost", "::1") and not in_container:
         raise ValueError(f"--host {host}: the emulator binds to loopback only (use 127.0.0.1; "
                          "--in-container allows another address inside a container)")
-    handler = type("BoundHandler", (Handler,), {"emulator": emulator})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+    app = EmulatorApp(emulator, (*LOOPBACK_NAMES, *allowed_hosts))
+    return _Server(host, port, app, _RequestHandler)

@@ -3,7 +3,8 @@
 The server writes the spec (what to run, resolved to local files) and reads back result.json:
 {"result": notebook exit value, "error": one line, "error_trace": traceback}. The exit code
 is 0 on success. It runs on the cluster's Python, in the cluster's env (its libraries already
-installed); SPARK_REMOTE points at the cluster's Spark Connect compute.
+installed); SPARK_REMOTE points at the cluster's Spark Connect compute. It leads a process group
+of its own and ends that group when the server dies.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import importlib.metadata
 import json
 import os
 import runpy
+import signal
 import sys
 import time
 import traceback
@@ -21,6 +23,7 @@ from typing import Any
 
 from local_databricks.dbutils import DBUtils, NotebookExit
 from local_databricks.layout import StateLayout, notebook_language
+from local_databricks.lifeline import exit_with_parent
 from local_databricks.notebook import NotebookRunner
 from local_databricks.secrets import RedactingStream, Redactor
 
@@ -117,6 +120,8 @@ RUNNERS = {"notebook": run_notebook, "python_file": run_python_file, "wheel": ru
 
 
 def main(spec_path: str) -> int:
+    # A task whose server died is a task whose driver died: it ends with everything it started.
+    exit_with_parent(lambda: os.killpg(os.getpgrp(), signal.SIGKILL))
     spec = json.loads(Path(spec_path).read_text())
     layout = StateLayout(Path(spec["state_dir"]))
     result_file = Path(spec["result_file"])

@@ -22,6 +22,7 @@ from typing import Any
 
 from local_databricks.errors import ApiError, invalid
 from local_databricks.layout import StateLayout, write_private
+from local_databricks.store import read_json
 
 HIVE_METASTORE = "hive_metastore"
 INITIAL_CATALOG_CONF = "spark.databricks.sql.initial.catalog.name"
@@ -69,9 +70,7 @@ class UnityCatalog:
     # -- reading -----------------------------------------------------------------------------
 
     def _load(self) -> dict[str, dict[str, Any]]:
-        if not self._file.exists():
-            return {"catalogs": {}, "schemas": {}, "volumes": {}}
-        return json.loads(self._file.read_text())
+        return read_json(self._file, {"catalogs": {}, "schemas": {}, "volumes": {}})
 
     def spark_catalogs(self) -> list[str]:
         """Every catalog a compute gets: hive_metastore and the created ones."""

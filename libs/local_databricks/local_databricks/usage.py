@@ -30,6 +30,8 @@ class UsageLedger:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_run: dict[int, list[ClusterUsage]] = {}
+        self._alive = 0
+        self._peak_alive = 0  # the most clusters alive at once: the cluster pool's bound
 
     def run_started(self, run_id: int) -> None:
         with self._lock:
@@ -41,6 +43,8 @@ class UsageLedger:
         usage = ClusterUsage(cluster_key, engine, spark_version, python, time.time())
         with self._lock:
             self._by_run.setdefault(run_id, []).append(usage)
+            self._alive += 1
+            self._peak_alive = max(self._peak_alive, self._alive)
         return usage
 
     def library_installed(self, usage: ClusterUsage, seconds: float) -> None:
@@ -51,6 +55,7 @@ class UsageLedger:
     def cluster_stopped(self, usage: ClusterUsage) -> None:
         with self._lock:
             usage.stopped_at = time.time()
+            self._alive -= 1
 
     def run_usage(self, run_id: int) -> dict[str, Any]:
         with self._lock:
@@ -65,8 +70,11 @@ class UsageLedger:
     def totals(self) -> dict[str, Any]:
         with self._lock:
             run_ids = list(self._by_run)
+            alive, peak_alive = self._alive, self._peak_alive
         runs = [self.run_usage(r) for r in run_ids]
         return {
+            "clusters_alive": alive,
+            "clusters_alive_peak": peak_alive,
             "cluster_starts": sum(r["cluster_starts"] for r in runs),
             "cluster_seconds": round(sum(r["cluster_seconds"] for r in runs), 3),
             "runs": runs,

@@ -18,6 +18,7 @@ import dataclasses
 import enum
 import functools
 import logging
+import re
 import types
 import typing
 from typing import Any
@@ -29,6 +30,8 @@ from local_databricks.errors import invalid, malformed
 log = logging.getLogger(__name__)
 
 _TRUE = {"true": True, "false": False}
+_INT = re.compile(r"-?[0-9]{1,19}")  # ASCII digits only: "²".isdigit() is true in Python
+_INT64 = range(-(2**63), 2**63)
 _DROPPED = object()  # an unknown enum value: the field is left out, as the service does
 
 # Fields apache-airflow-providers-databricks 7.18.1 sends that this SDK's methods lack.
@@ -114,10 +117,10 @@ def _check_scalar(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, str) and value.lower() in _TRUE:
             return _TRUE[value.lower()]
     elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and value in _INT64:
             return value
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
+        if isinstance(value, str) and (number := parse_int64(value)) is not None:
+            return number
     elif tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
@@ -131,7 +134,15 @@ def _check_scalar(value: Any, tp: Any, where: str) -> Any:
             return value
     else:  # Any, and the SDK's own value types: the service parses them, not this walk
         return value
-    raise _wrong_type(where, tp.__name__, value)
+    raise _wrong_type(where, "int64" if tp is int else tp.__name__, value)
+
+
+def parse_int64(text: Any) -> int | None:
+    """The int64 a string spells in ASCII digits (as the service's parser reads it), else None."""
+    if not isinstance(text, str) or not _INT.fullmatch(text.strip()):
+        return None
+    number = int(text)
+    return number if number in _INT64 else None
 
 
 def _wrong_type(where: str, expected: str, value: Any):

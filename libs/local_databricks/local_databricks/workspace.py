@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from local_databricks.errors import ApiError, invalid, not_found
-from local_databricks.layout import NOTEBOOK_HEADERS, StateLayout, notebook_language
+from local_databricks.layout import (
+    NOTEBOOK_HEADERS,
+    StateLayout,
+    check_path,
+    notebook_language,
+)
 from local_databricks.unity_catalog import UnityCatalog
 
 SOURCE_SUFFIXES = (".py", ".sql", ".scala", ".r")
+MAX_IMPORT_BYTES = 10 * 1024 * 1024  # workspace/import content: MAX_NOTEBOOK_SIZE_EXCEEDED
+MAX_DBFS_PUT_BYTES = 1024 * 1024  # dbfs/put inline contents: MAX_BLOCK_SIZE_EXCEEDED
+# The workspace root and its special folders: the service lets no one delete them.
+UNDELETABLE = ("/", "/Users", "/Shared", "/Repos")
+# (status, error_code) when a file sits where a folder is needed: Workspace/DBFS, Files API.
+CONFLICT = (400, "RESOURCE_ALREADY_EXISTS")
+FILES_CONFLICT = (409, "ALREADY_EXISTS")
 # Paths of other file systems: the Workspace API refuses them (Files API / DBFS API instead).
 FOREIGN_PREFIXES = {"/Volumes/": "the Files API (PUT /api/2.0/fs/files/Volumes/...)",
                     "/dbfs/": "the DBFS API (POST /api/2.0/dbfs/put)"}
@@ -47,7 +60,14 @@ class WorkspaceApi:
     def import_(self, body: dict[str, Any]) -> dict[str, Any]:
         path, fmt = body["path"], body.get("format", "SOURCE")
         target = self._workspace_path(path)
-        content = base64.b64decode(body.get("content", ""))
+        content = _decoded(body.get("content", ""), "content")
+        if len(content) > MAX_IMPORT_BYTES:
+            raise ApiError(
+                400,
+                "MAX_NOTEBOOK_SIZE_EXCEEDED",
+                f"File size imported is ({len(content)} bytes), exceeded max size "
+                f"({MAX_IMPORT_BYTES} bytes)",
+            )
         if fmt not in ("SOURCE", "AUTO", "RAW"):
             raise invalid(f"Import format {fmt} is not supported locally; use SOURCE, AUTO or RAW")
         language = notebook_language(content)
@@ -60,10 +80,14 @@ class WorkspaceApi:
         elif fmt == "AUTO" and language and path.lower().endswith(SOURCE_SUFFIXES):
             path = path.rsplit(".", 1)[0]
             target = self._workspace_path(path)
+        if target.is_dir():
+            raise ApiError(
+                400, "RESOURCE_ALREADY_EXISTS", f"Path ({path}) is a folder; import below it"
+            )
         if target.exists() and not body.get("overwrite"):
             raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"{path} already exists; set overwrite")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+        _make_parents(target, path, self.layout.workspace)
+        self.layout.write_atomic(target, content)
         return {}
 
     def _existing(self, path: str) -> Path:
@@ -94,7 +118,7 @@ class WorkspaceApi:
         return self._status(body["path"], self._existing(body["path"]))
 
     def mkdirs(self, body: dict[str, Any]) -> dict[str, Any]:
-        self._workspace_path(body["path"]).mkdir(parents=True, exist_ok=True)
+        _make_dirs(self._workspace_path(body["path"]), body["path"], self.layout.workspace)
         return {}
 
     def list(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +130,13 @@ class WorkspaceApi:
         return {"objects": objects} if objects else {}
 
     def delete(self, body: dict[str, Any]) -> dict[str, Any]:
-        local = self._existing(body["path"])
+        path = body["path"]
+        if self._workspace_path(path) in {self.layout.workspace_path(p) for p in UNDELETABLE}:
+            raise ApiError(
+                403, "PERMISSION_DENIED", f"Path ({path}) is the workspace root or one of its "
+                "special folders (/Users, /Shared, /Repos), which cannot be deleted",
+            )
+        local = self._existing(path)
         if local.is_dir():
             if any(local.iterdir()) and not body.get("recursive"):
                 raise ApiError(400, "DIRECTORY_NOT_EMPTY", f"{body['path']} is not empty")
@@ -121,11 +151,22 @@ class WorkspaceApi:
         return self.layout.resolve(path if path.startswith("dbfs:") else "dbfs:" + path)
 
     def dbfs_put(self, body: dict[str, Any]) -> dict[str, Any]:
-        target = self._dbfs(body["path"])
+        path = body["path"]
+        target = self._dbfs(path)
+        contents = _decoded(body.get("contents", ""), "contents")
+        if len(contents) > MAX_DBFS_PUT_BYTES:
+            raise ApiError(
+                400,
+                "MAX_BLOCK_SIZE_EXCEEDED",
+                f"The contents ({len(contents)} bytes) exceed the 1 MB a dbfs/put can carry "
+                "inline; upload larger files with dbfs/create, add-block and close",
+            )
+        if target.is_dir():
+            raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"{path} is a directory")
         if target.exists() and not body.get("overwrite"):
-            raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"{body['path']} already exists")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(base64.b64decode(body.get("contents", "")))
+            raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"{path} already exists")
+        _make_parents(target, path, self.layout.dbfs)
+        self.layout.write_atomic(target, contents)
         return {}
 
     def dbfs_get_status(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -140,26 +181,29 @@ class WorkspaceApi:
         }
 
     def dbfs_mkdirs(self, body: dict[str, Any]) -> dict[str, Any]:
-        self._dbfs(body["path"]).mkdir(parents=True, exist_ok=True)
+        _make_dirs(self._dbfs(body["path"]), body["path"], self.layout.dbfs)
         return {}
 
     # -- files API (/api/2.0/fs/files/<path>, raw bodies) ----------------------------------
 
     def _files_path(self, path: str) -> Path:
         """Local file of a Files API path; a /Volumes path needs its volume to exist."""
+        check_path(path)
         if path.startswith("/Volumes/"):
             self.unity_catalog.check_volume_path(path)
         return self.layout.resolve(path)
 
     def files(
-        self, method: str, path: str, query: dict[str, str], data: bytes
+        self, method: str, path: str, query: dict[str, str], body: IO[bytes]
     ) -> tuple[int, dict[str, str], bytes]:
         local = self._files_path(path)
         if method == "PUT":
+            if local.is_dir():
+                raise ApiError(409, "ALREADY_EXISTS", f"{path} is a directory")
             if local.exists() and query.get("overwrite", "false").lower() != "true":
                 raise ApiError(409, "ALREADY_EXISTS", f"{path} already exists; pass overwrite=true")
-            local.parent.mkdir(parents=True, exist_ok=True)
-            local.write_bytes(data)
+            _make_parents(local, path, self.layout.root, conflict=FILES_CONFLICT)
+            self.layout.write_atomic(local, iter(lambda: body.read(1024 * 1024), b""))
             return 204, {}, b""
         if not local.is_file():
             raise not_found(f"File {path} does not exist.")
@@ -171,9 +215,30 @@ class WorkspaceApi:
         return 200, headers, b"" if method == "HEAD" else content
 
     def directories(
-        self, method: str, path: str, query: dict[str, str], data: bytes
+        self, method: str, path: str, query: dict[str, str], body: IO[bytes]
     ) -> tuple[int, dict[str, str], bytes]:
         if method != "PUT":
             raise ApiError(405, "NOT_IMPLEMENTED", f"{method} on fs/directories is not emulated")
-        self._files_path(path).mkdir(parents=True, exist_ok=True)
+        _make_dirs(self._files_path(path), path, self.layout.root, conflict=FILES_CONFLICT)
         return 204, {}, b""
+
+
+def _decoded(text: Any, field: str) -> bytes:
+    """Base64 `text`, strictly: a character outside the alphabet is an error, not skipped."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raise invalid(f"'{field}' is not valid base64; send the bytes base64-encoded") from None
+
+
+def _make_dirs(local: Path, path: str, root: Path, conflict: tuple[int, str] = CONFLICT) -> None:
+    """mkdir -p, with the service's error when a file sits where a folder is needed."""
+    for folder in (*reversed(local.parents), local):
+        if folder.is_relative_to(root) and folder.exists() and not folder.is_dir():
+            message = f"Cannot create {path}: a file exists where a folder is needed"
+            raise ApiError(*conflict, message)
+    local.mkdir(parents=True, exist_ok=True)
+
+
+def _make_parents(local: Path, path: str, root: Path, conflict: tuple[int, str] = CONFLICT) -> None:
+    _make_dirs(local.parent, path, root, conflict)

@@ -33,7 +33,7 @@ def test_notebook_dag_runs_with_the_connection_from_the_secret(secrets_endpoint,
     from databricks.sdk import WorkspaceClient
     from dataplatform import load_environment
     from dataplatform.dags import dag_test
-    from deploy.workspace import publish_notebooks
+    from deploy.workspace_files import publish_notebooks
 
     env = load_environment("test")
     conn_id = env.databricks.conn_id

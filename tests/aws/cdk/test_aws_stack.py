@@ -195,7 +195,7 @@ def test_execution_role_reads_its_prefix_writes_its_logs_reads_its_secrets(
             assert statement["Sid"] == "ReadOwnSecrets"
 
 
-def test_github_deploy_role_puts_bundle_objects_and_updates_one_environment(
+def test_github_deploy_role_ships_bundle_objects_and_updates_one_environment(
     synthesized: Synthesized,
 ) -> None:
     s, m = synthesized, synthesized.settings
@@ -209,12 +209,20 @@ def test_github_deploy_role_puts_bundle_objects_and_updates_one_environment(
             f"repo:{m.github_repository}:environment:{m.github_environment}",
     }}  # fmt: skip
     policy = statements(s, s.stack.node.find_child("DeployPolicy"))
+    # Exactly what deploy.mwaa upload/rollback call (infra/deploy), each on its own resource.
     assert {sid: st["Action"] for sid, st in policy.items()} == {
-        "PutBundle": "s3:PutObject",
-        "EncryptBundle": "kms:GenerateDataKey",
-        "UpdateEnvironment": "airflow:UpdateEnvironment",
+        "ShipBundle": ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject",
+                       "s3:DeleteObjectVersion"],
+        "ListBundle": ["s3:ListBucket", "s3:ListBucketVersions"],
+        "CheckVersioning": "s3:GetBucketVersioning",
+        "EncryptBundle": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "UpdateEnvironment": ["airflow:GetEnvironment", "airflow:UpdateEnvironment"],
+    }  # fmt: skip
+    assert text(policy["ShipBundle"]["Resource"]).endswith(f'"/{m.s3_prefix}/*"]]}}')
+    assert policy["ListBundle"]["Condition"] == {
+        "StringLike": {"s3:prefix": [f"{m.s3_prefix}/*", m.s3_prefix]}
     }
-    assert text(policy["PutBundle"]["Resource"]).endswith(f'"/{m.s3_prefix}/*"]]}}')
+    assert "kms:ViaService" in text(policy["EncryptBundle"]["Condition"])
     assert f"environment/{m.environment_name}" in text(policy["UpdateEnvironment"]["Resource"])
 
 

@@ -22,6 +22,6 @@ env = local.model_copy(
 )
 
 with platform_dag("e2e_dbt_model_repair", env, schedule=(), tags=["e2e"]):  # manual runs
-    group = dbt_models_workflow(env, MANIFEST, bundled_runner_wheel(__file__))
+    (group,) = dbt_models_workflow(env, MANIFEST, bundled_runner_wheel(__file__))
     for cluster in group.children[f"{group.group_id}.launch"].job_clusters:
         cluster["new_cluster"]["spark_env_vars"]["DBT_WAREHOUSE_DIR"] = WAREHOUSE_DIR
