@@ -3,8 +3,8 @@
 # MAGIC # Ingest raw orders, customers and payments
 # MAGIC Writes synthetic, deterministic rows for one day (`run_date`) into the `customers`,
 # MAGIC `orders` and `payments` tables of `<catalog>.<raw_schema>` (Delta). A rerun for the same
-# MAGIC date replaces that date's rows (`replaceWhere` on `_ingest_date`), so Airflow retries and
-# MAGIC backfills are safe.
+# MAGIC date replaces that date's rows and no other (`INSERT ... REPLACE WHERE _ingest_date`), so
+# MAGIC Airflow retries, clears and backfills are safe.
 
 # COMMAND ----------
 
@@ -57,13 +57,20 @@ SCHEMAS = {
 }
 ROWS = {f"{raw}.customers": customers, f"{raw}.orders": orders, f"{raw}.payments": payments}
 
+# One atomic commit per table replaces exactly this date's rows (INSERT ... REPLACE WHERE on the
+# date partition): a rerun or backfill of the date leaves the same rows, other dates untouched.
 spark.sql(f"CREATE SCHEMA IF NOT EXISTS {raw}")  # noqa: F821 - spark is provided by Databricks
 for table, schema in SCHEMAS.items():
     frame = spark.createDataFrame(ROWS[table], schema)  # noqa: F821
-    writer = frame.write.format("delta")
-    if spark.catalog.tableExists(table):  # noqa: F821
-        writer = writer.mode("overwrite").option("replaceWhere", f"_ingest_date = '{run_date}'")
-    writer.saveAsTable(table)
+    if not spark.catalog.tableExists(table):  # noqa: F821
+        frame.write.format("delta").partitionBy("_ingest_date").saveAsTable(table)
+        continue
+    frame.createOrReplaceTempView("incoming")
+    columns = ", ".join(spark.table(table).columns)  # noqa: F821 - the table's column order
+    spark.sql(  # noqa: F821
+        f"INSERT INTO {table} REPLACE WHERE _ingest_date = DATE'{run_date}' "
+        f"SELECT {columns} FROM incoming"
+    )
 
 # COMMAND ----------
 

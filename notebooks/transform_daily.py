@@ -2,7 +2,7 @@
 # MAGIC %md
 # MAGIC # Daily revenue
 # MAGIC Builds `<catalog>.<curated_schema>.daily_revenue` (one row per order date) from the raw
-# MAGIC tables of one day (`run_date`). A rerun replaces that date's row.
+# MAGIC tables of one day (`run_date`). A rerun replaces that date's row and no other.
 
 # COMMAND ----------
 
@@ -43,10 +43,16 @@ daily = (
     )
 )
 
-writer = daily.write.format("delta")
+# One atomic commit replaces exactly this date's row; other dates are never touched.
 if spark.catalog.tableExists(daily_revenue):  # noqa: F821
-    writer = writer.mode("overwrite").option("replaceWhere", f"order_date = '{run_date}'")
-writer.saveAsTable(daily_revenue)
+    daily.createOrReplaceTempView("daily")
+    columns = ", ".join(spark.table(daily_revenue).columns)  # noqa: F821 - the table's order
+    spark.sql(  # noqa: F821
+        f"INSERT INTO {daily_revenue} REPLACE WHERE order_date = DATE'{run_date}' "
+        f"SELECT {columns} FROM daily"
+    )
+else:
+    daily.write.format("delta").partitionBy("order_date").saveAsTable(daily_revenue)
 
 # COMMAND ----------
 

@@ -29,9 +29,12 @@ def fernet_key(home: Path) -> str:
     return key_file.read_text().strip()
 
 
-def airflow_environment(home: Path, dags_folder: Path) -> dict[str, str]:
-    """Variables for the local stack; the Fernet key and API secrets are new on every start."""
+def airflow_environment(home: Path, dags_folder: Path, api_port: int | None = None
+                        ) -> dict[str, str]:
+    """Variables for the local stack; the API secret is new on every start. The api-server's
+    port defaults to AIRFLOW_API_PORT or 8080; tasks reach the execution API on the same one."""
     home.mkdir(parents=True, exist_ok=True)
+    port = str(api_port or os.environ.get("AIRFLOW_API_PORT", "8080"))
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
@@ -39,7 +42,8 @@ def airflow_environment(home: Path, dags_folder: Path) -> dict[str, str]:
         "AIRFLOW__CORE__FERNET_KEY": fernet_key(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": os.environ.get("AIRFLOW_API_PORT", "8080"),
+        "AIRFLOW__API__PORT": port,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "8793",
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": "8794",
         "AIRFLOW__API_AUTH__JWT_SECRET": new_key(),

@@ -1,4 +1,5 @@
-"""Airflow's services for interactive local use, each bound to 127.0.0.1.
+"""Airflow's services (api-server, scheduler, dag-processor, triggerer), each bound to 127.0.0.1,
+as child process groups of this process.
 
 `airflow standalone` starts a log server on every interface; these services read task logs
 from the shared local AIRFLOW_HOME instead, so nothing listens beyond loopback.
@@ -10,8 +11,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Mapping
 from pathlib import Path
+
+from local_stack.processes import stop_with_parent
 
 SERVICES = {
     "api-server": ["api-server", "--host", "127.0.0.1", "--port", "{port}"],
@@ -20,40 +23,64 @@ SERVICES = {
     "triggerer": ["triggerer", "--skip-serve-logs"],
 }
 
+# A laptop stack on two cores, not a fleet: a few task slots, short polling, the DAG folder
+# re-listed often (files still re-parsed at Airflow's default interval).
+SERVICE_SETTINGS = {
+    "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    "AIRFLOW__CORE__PARALLELISM": "4",
+    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+    "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
+    "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+    "AIRFLOW__API__WORKERS": "1",
+}
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
+class AirflowServices:
+    """`with AirflowServices(port, log_dir, env):` runs every service (`env` is their whole
+    environment); on exit each process group gets SIGTERM, then SIGKILL after 30 s."""
 
-def run_services(port: str, log_dir: Path) -> int:
-    """Start every service, wait until one exits or Ctrl-C (or SIGTERM), then stop them all."""
-    # Airflow's imports replace the default handlers; stopping must not depend on them.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    processes = {}
-    for name, args in SERVICES.items():
-        argv = [sys.executable, "-m", "airflow", *(a.format(port=port) for a in args)]
-        with (log_dir / f"{name}.log").open("ab") as log:  # the child keeps its own handle
-            processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                               start_new_session=True)
-        print(f"local stack: {name} started (log {log_dir / f'{name}.log'})", flush=True)
-    try:
-        while all(p.poll() is None for p in processes.values()):
-            time.sleep(1)
-        exited = next(name for name, p in processes.items() if p.poll() is not None)
-        print(f"local stack: {exited} exited; see {log_dir / f'{exited}.log'}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        for process in processes.values():
+    def __init__(self, port: int | str, log_dir: Path, env: Mapping[str, str]) -> None:
+        self.port, self.log_dir, self.env = str(port), log_dir, {**env, **SERVICE_SETTINGS}
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def log_file(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def __enter__(self) -> AirflowServices:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for name, args in SERVICES.items():
+                argv = [sys.executable, "-m", "airflow", *(a.format(port=self.port) for a in args)]
+                with self.log_file(name).open("ab") as log:  # the child keeps its own handle
+                    self.processes[name] = subprocess.Popen(
+                        argv, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                        start_new_session=True, preexec_fn=stop_with_parent,
+                    )  # fmt: skip
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def exited(self) -> str | None:
+        """The name of a service that has exited, if any."""
+        return next((name for name, p in self.processes.items() if p.poll() is not None), None)
+
+    def check_running(self) -> None:
+        if exited := self.exited():
+            raise RuntimeError(f"Airflow's {exited} exited; see {self.log_file(exited)}")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        for process in processes.values():
+        for process in self.processes.values():
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        print("local stack: Airflow stopped", flush=True)

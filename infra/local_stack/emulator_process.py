@@ -8,9 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from local_stack.processes import stop_with_parent
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,16 @@ class EmulatorEndpoint:
         return json.dumps({"conn_type": "databricks", "host": self.host, "port": self.port,
                            "schema": "http", "password": self.token})
 
-    def usage(self) -> dict:
-        request = urllib.request.Request(f"{self.url}/emulator/usage",
+    def get(self, path: str, **query: object) -> dict:
+        """The JSON answer of a GET to the emulator (e.g. /api/2.2/jobs/runs/get, run_id=N)."""
+        suffix = f"?{urllib.parse.urlencode(query)}" if query else ""
+        request = urllib.request.Request(f"{self.url}{path}{suffix}",
                                          headers={"Authorization": f"Bearer {self.token}"})
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
+
+    def usage(self) -> dict:
+        return self.get("/emulator/usage")
 
 
 class EmulatorProcess:
@@ -55,6 +63,7 @@ class EmulatorProcess:
                  "--state-dir", str(self.state_dir), "--exit-with-parent"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 env={k: v for k, v in os.environ.items() if not k.startswith("PEX")},
+                preexec_fn=stop_with_parent,
             )
         try:
             deadline = time.monotonic() + 60

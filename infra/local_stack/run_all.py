@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from local_stack.emulator_process import EmulatorEndpoint
-
-
-@dataclass(frozen=True)
-class DagResult:
-    dag_id: str
-    state: str
-    seconds: float
-    databricks_runs: int
-    cluster_starts: int
-    cluster_seconds: float
-    failed_tasks: tuple[str, ...] = ()
-
-
-def _usage_counts(usage: dict) -> tuple[int, int, float]:
-    return len(usage["runs"]), usage["cluster_starts"], usage["cluster_seconds"]
+from local_stack.report import DagResult, measure, usage_mark
 
 
 def schedule_order(dags: dict, day: datetime) -> list[str]:
@@ -59,9 +44,12 @@ def schedule_order(dags: dict, day: datetime) -> list[str]:
     return order
 
 
-def run_all(dags_folder: Path, emulator: EmulatorEndpoint, logical_date: datetime,
-            console: TextIO, dag_ids: list[str] | None = None) -> list[DagResult]:
+def run_all(dags_folder: Path, emulator: EmulatorEndpoint, emulator_state: Path,
+            logical_date: datetime, console: TextIO, dag_ids: list[str] | None = None
+            ) -> list[DagResult]:
+    """Each DAG (or those of `dag_ids`) once with dag.test(), in schedule order."""
     from airflow.dag_processing.dagbag import DagBag
+    from dataplatform.dags import dag_test
 
     bag = DagBag(dag_folder=dags_folder, bundle_path=dags_folder)
     if bag.import_errors:
@@ -75,33 +63,17 @@ def run_all(dags_folder: Path, emulator: EmulatorEndpoint, logical_date: datetim
     results = []
     for dag_id in schedule_order(selected, logical_date):
         print(f"local run: {dag_id} ...", file=console, flush=True)
-        before = _usage_counts(emulator.usage())
+        before = usage_mark(emulator, emulator_state)
         started = time.monotonic()
-        dag_run = selected[dag_id].test(logical_date=logical_date)
-        seconds = time.monotonic() - started
-        after = _usage_counts(emulator.usage())
-        runs, starts, cluster_seconds = (a - b for a, b in zip(after, before, strict=True))
-        failed = tuple(sorted(ti.task_id for ti in dag_run.get_task_instances()
-                              if ti.state in ("failed", "upstream_failed")))
-        result = DagResult(dag_id, str(dag_run.state), round(seconds, 1), runs, starts,
-                           round(cluster_seconds, 1), failed)
+        dag_run = dag_test(selected[dag_id], logical_date=logical_date)
+        failed = sorted(ti.task_id for ti in dag_run.get_task_instances() if ti.state == "failed")
+        result = measure(dag_id, str(dag_run.state), time.monotonic() - started, emulator,
+                         emulator_state, before, failed)
         detail = f" (failed: {', '.join(failed)})" if failed else ""
         print(f"local run: {dag_id} -> {result.state} in {result.seconds} s{detail}",
               file=console, flush=True)
         results.append(result)
     return results
-
-
-def summary_table(results: list[DagResult]) -> str:
-    header = ("DAG", "result", "seconds", "Databricks runs", "cluster starts", "cluster-seconds")
-    rows = [header] + [
-        (r.dag_id, r.state, f"{r.seconds:.1f}", str(r.databricks_runs), str(r.cluster_starts),
-         f"{r.cluster_seconds:.1f}")
-        for r in results
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-                     for row in rows)
 
 
 def default_logical_date() -> datetime:

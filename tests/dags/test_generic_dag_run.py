@@ -20,8 +20,11 @@ def metadata_db():
     [(datetime(2025, 3, 14, tzinfo=UTC), "2025-03-14"), (None, "2025-03-16")],
 )
 def test_xcom_handoff_runs_with_or_without_a_logical_date(metadata_db, dag_bag, logical_date, day):
+    from dataplatform.dags import dag_test
+
     dag = dag_bag("local").dags["generic_xcom_handoff"]
-    dag_run = dag.test(logical_date=logical_date, run_after=datetime(2025, 3, 16, 6, tzinfo=UTC))
+    run_after = datetime(2025, 3, 16, 6, tzinfo=UTC)
+    dag_run = dag_test(dag, logical_date=logical_date, run_after=run_after)
     tis = {ti.task_id: ti for ti in dag_run.get_task_instances()}
     assert {task_id: ti.state for task_id, ti in tis.items()} == {
         "plan_batch": "success",

@@ -40,6 +40,7 @@ run_seconds = 3600
 task_seconds = 4000
 
 [alerts]
+late_run_seconds = 10800
 
 [dbt]
 target = "prod"
@@ -111,6 +112,7 @@ def test_valid_text_parses():
     env = parse_environment("prod", VALID, "prod.toml")
     assert env.cluster.autoscale.max_workers == 8
     assert env.alerts.email == ()
+    assert env.alerts.late_run_seconds == 10800
     assert env.unity_catalog.table("raw", "orders") == "dataplatform.raw.orders"
     assert env.dbt.credentials.token_key == "token"
 
@@ -136,7 +138,13 @@ def test_valid_text_parses():
         ('conn_id = "databricks_prod"\n', "", "prod.toml: missing key databricks.conn_id"),
         ("[alerts]", "[alerts]\nslack = 'x'", "prod.toml: unknown key alerts.slack"),
         ("[alerts]", "[extra]\n[alerts]", "prod.toml: unknown key extra"),
-        ("[alerts]\n", "", "prod.toml: missing key alerts"),
+        ("[alerts]\nlate_run_seconds = 10800\n", "", "prod.toml: missing key alerts"),
+        ("late_run_seconds = 10800\n", "", "prod.toml: missing key alerts.late_run_seconds"),
+        (
+            "late_run_seconds = 10800",
+            "late_run_seconds = 0",
+            "prod.toml: alerts.late_run_seconds: Input should be greater than 0, got 0",
+        ),
         (
             'notebook_dir = "/Workspace/nb"',
             'notebook_dir = "Workspace/nb"',

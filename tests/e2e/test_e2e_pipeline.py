@@ -35,10 +35,11 @@ def bundle_dag(relative_path: str, dag_id: str):
 
 def test_ingest_then_dbt_build_leave_tables_a_notebook_reads_back(stack, workspace, notebook):
     from databricks.sdk.service.jobs import NotebookTask, SubmitTask
+    from dataplatform.dags import dag_test
 
     for path, dag_id in [("notebook_jobs/orders_ingest.py", "notebook_orders_ingest"),
                          ("dbt_runs/dbt_daily.py", "dbt_daily_build")]:
-        dag_run = bundle_dag(path, dag_id).test(logical_date=LOGICAL_DATE)
+        dag_run = dag_test(bundle_dag(path, dag_id), logical_date=LOGICAL_DATE)
         assert dag_run.state == "success", f"{dag_id}: {dag_run.state}"
 
     reader = notebook("count_orders", COUNT_ORDERS)
@@ -53,10 +54,11 @@ def test_ingest_then_dbt_build_leave_tables_a_notebook_reads_back(stack, workspa
 
 def test_ingest_then_workflow_job_named_for_the_environment(stack, workspace, notebook):
     from databricks.sdk.service.jobs import NotebookTask, SubmitTask
+    from dataplatform.dags import dag_test
 
     for path, dag_id in [("notebook_jobs/orders_ingest.py", "notebook_orders_ingest"),
                          ("workflows/orders_workflow.py", "workflow_orders_daily")]:
-        dag_run = bundle_dag(path, dag_id).test(logical_date=LOGICAL_DATE)
+        dag_run = dag_test(bundle_dag(path, dag_id), logical_date=LOGICAL_DATE)
         assert dag_run.state == "success", f"{dag_id}: {dag_run.state}"
 
     (job,) = workspace.jobs.list(name="local.workflow_orders_daily.orders_job")

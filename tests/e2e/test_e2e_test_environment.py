@@ -93,7 +93,9 @@ def bundle_dag(relative_path: str, dag_id: str):
 
 
 def run_green(dag) -> None:
-    dag_run = dag.test(logical_date=LOGICAL_DATE)
+    from dataplatform.dags import dag_test
+
+    dag_run = dag_test(dag, logical_date=LOGICAL_DATE)
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert dag_run.state == "success", f"{dag.dag_id}: {states}"
 

@@ -196,8 +196,11 @@ class Timeouts(_Table):
 
 
 class Alerts(_Table):
-    """Where failure alerts go; an empty table means no alerts (e.g. on a laptop)."""
+    """Where failure and late-run alerts go (no target: the triggerer's log only, e.g. on a
+    laptop), and when a DAG run is late: ``late_run_seconds`` after it was queued and still not
+    finished (a deadline alert on every DAG; the run goes on)."""
 
+    late_run_seconds: Positive
     slack_conn_id: Text | None = None
     slack_channel: Text | None = None
     email: tuple[Email, ...] = ()

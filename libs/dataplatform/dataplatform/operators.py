@@ -48,10 +48,26 @@ class _DurableDeferral:
     CANCELED one (the idempotency token differs per try, see ``tasks.IDEMPOTENCY_TOKEN``).
     Deferring reuses the provider's own (private) step, as its non-durable deferrable path does;
     tests/e2e/test_e2e_idempotency.py runs both retry cases against the emulator.
+
+    A successful try forgets its run id: clearing the finished task in Airflow then starts a
+    fresh Databricks run (the new try's token), instead of the provider's "already succeeded"
+    skip, which is meant for a worker lost after its run had finished
+    (tests/scheduler/test_clear_rerun.py).
     """
 
     def execute(self, context: Any) -> Any:
-        return self.execute_resumable(context)
+        result = self.execute_resumable(context)  # returns only when the run is done (no defer)
+        self._forget_run(context)
+        return result
+
+    def execute_complete(self, context: Any, event: dict | None = None) -> Any:
+        result = super().execute_complete(context, event)  # raises unless the run succeeded
+        self._forget_run(context)
+        return result
+
+    def _forget_run(self, context: Any) -> None:
+        if self.durable and (store := context.get("task_state_store")) is not None:
+            store.delete(self.external_id_key)
 
     def poll_until_complete(self, external_id: Any, context: Any) -> None:
         if not self.deferrable:

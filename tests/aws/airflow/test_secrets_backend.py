@@ -32,6 +32,7 @@ def test_notebook_dag_runs_with_the_connection_from_the_secret(secrets_endpoint,
     from airflow.models.connection import Connection
     from databricks.sdk import WorkspaceClient
     from dataplatform import load_environment
+    from dataplatform.dags import dag_test
     from deploy.workspace_files import publish_notebooks
 
     env = load_environment("test")
@@ -54,7 +55,7 @@ def test_notebook_dag_runs_with_the_connection_from_the_secret(secrets_endpoint,
     bag = DagBag(dag_folder=DAGS_FOLDER / "notebook_jobs" / "orders_ingest.py",
                  bundle_path=DAGS_FOLDER)  # fmt: skip
     assert not bag.import_errors, bag.import_errors
-    dag_run = bag.dags["notebook_orders_ingest"].test(logical_date=LOGICAL_DATE)
+    dag_run = dag_test(bag.dags["notebook_orders_ingest"], logical_date=LOGICAL_DATE)
     assert dag_run.state == "success"
 
     [run] = client.jobs.list_runs()

@@ -1,0 +1,43 @@
+"""Clearing a finished Databricks task in Airflow (the UI's Clear, here through the REST API)
+runs it again: the new try carries a new idempotency token, so Databricks starts a fresh run,
+and the data it writes for the run's date is the same as the first try's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from conftest import databricks_run_ids, failed_tasks, run_all
+
+INGEST = "notebook_orders_ingest"
+DAY = datetime(2025, 3, 20, tzinfo=UTC)
+RAW_TABLES = ("customers", "orders", "payments")
+
+
+def raw_rows(emulator) -> dict[str, dict]:
+    return {t: emulator.fingerprint(f"hive_metastore.raw.{t}", "_ingest_date") for t in RAW_TABLES}
+
+
+def test_clearing_a_finished_task_starts_a_fresh_databricks_run_writing_the_same_rows(
+    api, emulator
+):
+    api.set_paused(INGEST, False)
+    (run,) = run_all(api, [(INGEST, DAY)])
+    assert run["state"] == "success", failed_tasks(api, run)
+    (first,) = databricks_run_ids(api, run)
+    written = raw_rows(emulator)
+
+    (cleared,) = api.clear_tasks(INGEST, run["dag_run_id"], ["ingest_raw"])
+    assert cleared["task_id"] == "ingest_raw"
+    rerun = api.wait_for_run(INGEST, run["dag_run_id"])
+
+    assert rerun["state"] == "success", failed_tasks(api, rerun)
+    (ti,) = api.task_instances(INGEST, run["dag_run_id"])
+    assert ti["try_number"] == 2
+    (second,) = databricks_run_ids(api, rerun)
+    assert second != first
+    assert emulator.run(second)["state"]["result_state"] == "SUCCESS"
+    assert raw_rows(emulator) == written
+    day = DAY.date().isoformat()
+    # ingest_raw writes 5 customers and 6 orders a day, a payment for each order not returned.
+    assert (written["customers"][day][0], written["orders"][day][0]) == (5, 6)
+    assert 0 < written["payments"][day][0] <= 6
