@@ -21,7 +21,7 @@ from local_stack.stack import RunningStack, StackConfig, local_stack
 REPO = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO / "airflow" / "dags"
 PROJECT_DAGS = ("generic_xcom_handoff", "notebook_orders_ingest", "workflow_orders_daily",
-                "dbt_daily_build", "dbt_daily_models")
+                "dbt_daily_build", "dbt_daily_models", "job_raw_checks")
 BUILD_HINT = ("./pants package libs/local_databricks:emulator dbt/runner:wheel "
               "dbt/runner:manifest")
 
