@@ -21,12 +21,13 @@ def bundle_dag(relative_path: str, dag_id: str):
 
 def test_the_dag_runs_the_deployed_job_by_name(stack, workspace):
     from databricks.sdk.service.jobs import RunType
+    from dataplatform.dags import dag_test
 
     (job,) = workspace.jobs.list(name="local.raw_checks")
     assert job.settings.tags["managed_by"] == "dataplatform"
     for path, dag_id in [("notebook_jobs/orders_ingest.py", "notebook_orders_ingest"),
                          ("deployed_jobs/raw_checks.py", "job_raw_checks")]:
-        dag_run = bundle_dag(path, dag_id).test(logical_date=LOGICAL_DATE)
+        dag_run = dag_test(bundle_dag(path, dag_id), logical_date=LOGICAL_DATE)
         states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
         assert dag_run.state == "success", f"{dag_id}: {states}"
 
