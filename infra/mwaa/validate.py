@@ -45,7 +45,6 @@ from mwaa.startup import run_sandboxed
 
 # Amazon Linux 2023 has glibc 2.34; uv then accepts exactly the wheels pip accepts there.
 PYTHON_PLATFORM = "x86_64-manylinux_2_34"
-UV_FALLBACK_CACHE = str(Path(tempfile.gettempdir()) / "mwaa-validate-uv-cache")
 BUNDLE_FILES = ("requirements.txt", "plugins.zip", "startup.sh", MANIFEST_NAME)
 
 # Runs inside the bundle's venv: MWAA's parse of the DAGs folder, reported as JSON.
@@ -81,11 +80,16 @@ def uv_binary() -> str:
         raise
 
 
-def uv(*args: str) -> subprocess.CompletedProcess[str]:
-    # A sandboxed build has no HOME: uv then needs its cache named.
-    env = os.environ | {"UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR") or UV_FALLBACK_CACHE}
+def uv(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"UV_CACHE_DIR": str(cache)}
     return subprocess.run([uv_binary(), *args], capture_output=True, text=True, check=False,
                           env=env)
+
+
+def uv_cache_for(work: Path) -> Path:
+    """The user's uv cache, else one inside the work dir: a sandboxed build has no HOME, and a
+    shared fallback grows by a copy of every plugins.zip wheel per run (its paths change)."""
+    return Path(os.environ.get("UV_CACHE_DIR") or work / "uv-cache")
 
 
 def offline_args(sources: list[Path]) -> list[str]:
@@ -93,7 +97,7 @@ def offline_args(sources: list[Path]) -> list[str]:
     return ["--offline", "--no-index", *(a for d in sources for a in ("--find-links", str(d)))]
 
 
-def python312() -> str:
+def python312(cache: Path) -> str:
     """A CPython 3.12: pyenv's, then PATH's, then one uv knows about."""
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
     pyenv = sorted((pyenv_root / "versions").glob(f"{PYTHON_VERSION}.*/bin/python3.12"))
@@ -102,7 +106,7 @@ def python312() -> str:
     on_path = shutil.which(f"python{PYTHON_VERSION}")
     if on_path:
         return on_path
-    found = uv("python", "find", PYTHON_VERSION)
+    found = uv("python", "find", PYTHON_VERSION, cache=cache)
     if found.returncode == 0:
         return found.stdout.strip()
     raise InputError(
@@ -149,13 +153,14 @@ def mwaa_requirements(bundle: Path, plugins: Path, target: Path) -> bool:
     return private_network
 
 
-def resolve(requirements: Path, constraints: list[Path], sources: list[str], lock: Path) -> None:
+def resolve(requirements: Path, constraints: list[Path], sources: list[str], lock: Path,
+            cache: Path) -> None:
     result = uv(
         "pip", "compile", str(requirements), "--output-file", str(lock),
         *(arg for c in constraints for arg in ("--constraint", str(c))),
         *sources, "--only-binary", ":all:",
         "--python-version", PYTHON_VERSION, "--python-platform", PYTHON_PLATFORM,
-        "--no-header", "--quiet",
+        "--no-header", "--quiet", cache=cache,
     )  # fmt: skip
     if result.returncode != 0:
         raise ValidationError(
@@ -165,7 +170,7 @@ def resolve(requirements: Path, constraints: list[Path], sources: list[str], loc
         )
 
 
-def venv_for(lock: Path, plugins: Path, sources: list[str], work: Path) -> Path:
+def venv_for(lock: Path, plugins: Path, sources: list[str], work: Path, cache: Path) -> Path:
     """A venv holding exactly ``lock`` (+ the plugin wheels); reused when both are unchanged."""
     key = hashlib.sha256(lock.read_bytes())
     for wheel in sorted(plugins.glob("*.whl")):
@@ -177,11 +182,11 @@ def venv_for(lock: Path, plugins: Path, sources: list[str], work: Path) -> Path:
     building = Path(tempfile.mkdtemp(prefix=".venv-", dir=work))
     try:
         for args in (
-            ("venv", "--quiet", "--relocatable", "--python", python312(), str(building)),
+            ("venv", "--quiet", "--relocatable", "--python", python312(cache), str(building)),
             ("pip", "sync", "--quiet", "--python", str(building / "bin" / "python"),
              *sources, "--only-binary", ":all:", str(lock)),
         ):  # fmt: skip
-            result = uv(*args)
+            result = uv(*args, cache=cache)
             if result.returncode != 0:
                 raise ValidationError(f"uv {args[0]} failed:\n{result.stderr.strip()}")
         building.rename(venv)
@@ -257,12 +262,13 @@ def validate(bundle: Path, work: Path, airflow_constraints: str, essential_const
         sources = ["--find-links", str(plugins)]
         where = "plugins.zip and the package index"
     lock = work / "resolved.txt"
+    cache = uv_cache_for(work)
     with step(f"resolve requirements.txt for Python {PYTHON_VERSION} / {PYTHON_PLATFORM} "
               f"({where})"):
-        resolve(requirements, constraints, sources, lock)
+        resolve(requirements, constraints, sources, lock, cache)
         print(f"    {sum(1 for line in lock.read_text().splitlines() if '==' in line)} packages")
     with step("build a clean venv from exactly that resolution"):
-        venv = venv_for(lock, plugins, sources, work)
+        venv = venv_for(lock, plugins, sources, work, cache)
     with step("load dags/ with Airflow's DagBag"):
         dags = load_dags(bundle, venv, plugins, work)
         print(f"    {len(dags)} DAG(s): {', '.join(dags)}")
