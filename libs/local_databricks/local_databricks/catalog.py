@@ -66,6 +66,17 @@ def _save(catalog_file: Path, tables: dict[str, dict[str, Any]]) -> None:
     atomic_write(catalog_file, json.dumps(tables, indent=1, sort_keys=True))
 
 
+def set_warehouse(url: str, directory: Path) -> None:
+    """Managed tables of the compute's session go under ``directory``: Sail's default is the
+    relative ./spark-warehouse, and its CREATE TABLE without LOCATION refuses a relative one
+    (Databricks creates a managed table)."""
+    spark = _session(url)
+    try:
+        spark.conf.set("spark.sql.warehouse.dir", str(directory))
+    finally:
+        _close(spark)
+
+
 def restore(url: str, catalog_file: Path, catalogs: list[str], schemas: list[str]) -> set[str]:
     """Create the given schemas (`catalog.schema`) and register the journalled tables of
     `catalogs` whose Delta log still exists; returns their keys."""

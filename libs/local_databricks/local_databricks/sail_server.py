@@ -1,7 +1,8 @@
 """Child-process entry of one Sail compute: start a Spark Connect server, report its port, wait.
 
 `python -m local_databricks.sail_server STATE_DIR SESSION_ID`, run with the warehouse directory
-as the working directory: Sail writes managed tables under ./spark-warehouse relative to it.
+as the working directory; the engine points the session's managed tables at its absolute
+./spark-warehouse (`catalog.set_warehouse`).
 Prints one JSON line {"port": N} once listening and serves until SIGTERM.
 
 The catalog is named hive_metastore, as on a Databricks workspace without Unity Catalog, so

@@ -193,10 +193,6 @@ class Warehouse:
         self.start()
         if self._spark is None:
             self._spark = SparkSession.builder.remote(self._compute.url).create()
-            # Sail places managed tables (CREATE TABLE without LOCATION) only under an
-            # absolute warehouse directory.
-            managed = self._layout.warehouse / "spark-warehouse"
-            self._spark.conf.set("spark.sql.warehouse.dir", str(managed))
         if self._journal_version() != self._catalog_version:
             self._catalog_version = self._journal_version()
             self._compute.refresh_catalog()

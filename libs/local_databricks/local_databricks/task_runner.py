@@ -25,6 +25,7 @@ from local_databricks.dbutils import DBUtils, NotebookExit
 from local_databricks.layout import StateLayout, notebook_language
 from local_databricks.lifeline import exit_with_parent
 from local_databricks.notebook import NotebookRunner
+from local_databricks.selective_overwrite import install as apply_selective_overwrite_as_databricks
 from local_databricks.secrets import RedactingStream, Redactor
 
 # Secret values this task read: [REDACTED] in its output and result, as on Databricks.
@@ -134,6 +135,7 @@ def main(spec_path: str) -> int:
             print("Injected fault: this task hangs until cancelled or timed out", flush=True)
             while True:
                 time.sleep(60)
+        apply_selective_overwrite_as_databricks()
         if spec["spark_conf"]:
             _spark(spec["spark_conf"])
         outcome["result"] = RUNNERS[spec["kind"]](spec, layout)
