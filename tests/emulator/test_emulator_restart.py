@@ -18,7 +18,7 @@ from conftest import LIB_ROOT, notebook_task, start_server, stop_server, upload_
 import requests
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service import jobs
-from local_databricks.processes import ProcessLedger, start_time
+from local_databricks.processes import ProcessLedger, descendants, start_time
 
 INTERRUPTED = """\
 import pathlib, time
@@ -33,22 +33,6 @@ dbutils.notebook.exit(str(spark.table("written_before_the_crash").first().answer
 
 def _client(info: dict) -> WorkspaceClient:
     return WorkspaceClient(host=info["url"], token=info["token"])
-
-
-def _descendants(pid: int) -> dict[int, int]:
-    """pid -> start time of every process below `pid`."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(text[text.rindex(")") + 2 :].split()[1])
-    found, frontier = {}, {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier}
-        found |= {child: start_time(child) for child in frontier}
-    return {child: started for child, started in found.items() if started is not None}
 
 
 def _wait_for(condition, what: str, timeout: float = 120) -> None:
@@ -76,7 +60,7 @@ def test_kill_9_mid_run_then_restart(tmp_path: Path) -> None:
         ).response.run_id
         assert run_id > 1001, "a new run must not reuse an existing run directory"
         _wait_for(marker.exists, "the task writing its table")
-        children = _descendants(proc.pid)
+        children = {pid: t for pid in descendants(proc.pid) if (t := start_time(pid)) is not None}
         assert len(children) >= 2, "a task process and a Sail compute should be running"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import requests
 from benchmarks.emulator_server import start_emulator, stop_emulator
+from local_databricks.processes import descendants
 
 NOTEBOOK = "/Shared/benchmark/one_line"
 TERMINAL = ("TERMINATED", "INTERNAL_ERROR", "SKIPPED")
@@ -63,25 +64,10 @@ class ProcessTreeSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(0.5):
-            pids = _tree(self._root)
+            pids = descendants(self._root) | {self._root}
             self.peak_rss = max(self.peak_rss, sum(_rss(pid) for pid in pids))
             computes = sum("local_databricks.sail_server" in _cmdline(pid) for pid in pids)
             self.peak_computes = max(self.peak_computes, computes)
-
-
-def _tree(root: int) -> set[int]:
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(text[text.rindex(")") + 2 :].split()[1])
-    found, frontier = {root}, {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
 
 
 def _rss(pid: int) -> int:
