@@ -129,6 +129,45 @@ def test_more_than_100_tasks_only_through_api_2_2(emulator, client):
     assert "Your resource has 101 tasks" in read.json()["message"]
 
 
+def pages(server, path: str, body: dict) -> list[dict]:
+    """Every page of a 2.2 jobs/get or runs/get, following next_page_token."""
+    found = [call(server, "GET", path, body).json()]
+    while "next_page_token" in found[-1]:
+        token = found[-1]["next_page_token"]
+        found.append(call(server, "GET", path, body | {"page_token": token}).json())
+    return found
+
+
+def test_api_2_2_pages_the_tasks_of_jobs_and_runs_by_100(emulator, client):
+    # t0 fails (no such notebook); the 249 tasks after it end UPSTREAM_FAILED without running.
+    cluster = {"spark_version": "16.4.x-scala2.12", "node_type_id": "local", "num_workers": 0}
+    first, *rest = tasks(250, job_cluster_key="main")
+    first["notebook_task"]["notebook_path"] = "/Shared/limits/missing"
+    rest = [task | {"depends_on": [{"task_key": "t0"}]} for task in rest]
+    created = call(emulator, "POST", "/api/2.2/jobs/create", {
+        "name": "paged", "job_clusters": [{"job_cluster_key": "main", "new_cluster": cluster}],
+        "tasks": [first, *rest],
+    })  # fmt: skip
+    job_id = created.json()["job_id"]
+
+    job_pages = pages(emulator, "/api/2.2/jobs/get", {"job_id": job_id})
+    assert [len(page["settings"]["tasks"]) for page in job_pages] == [100, 100, 50]
+    assert [len(page["settings"]["job_clusters"]) for page in job_pages] == [1, 0, 0]
+    keys = [task["task_key"] for page in job_pages for task in page["settings"]["tasks"]]
+    assert sorted(keys) == sorted(f"t{i}" for i in range(250))
+    assert len(client.jobs.get(job_id).settings.tasks) == 250  # the SDK follows the pages
+
+    run_id = call(emulator, "POST", "/api/2.2/jobs/run-now", {"job_id": job_id}).json()["run_id"]
+    run = wait_done(client, run_id)
+    assert len(run.tasks) == 250
+    run_pages = pages(emulator, "/api/2.2/jobs/runs/get", {"run_id": run_id})
+    assert [len(page["tasks"]) for page in run_pages] == [100, 100, 50]
+    assert {task["task_key"] for page in run_pages for task in page["tasks"]} == set(keys)
+    bad_token = call(emulator, "GET", "/api/2.2/jobs/runs/get",
+                     {"run_id": run_id, "page_token": "not-a-token"})
+    assert refusal(bad_token)[:2] == (400, "INVALID_PARAMETER_VALUE")
+
+
 def test_task_runs_beyond_a_clusters_execution_contexts_fail(limited):
     _, run_id = start_hanging_job(limited, task_count=3)
     try:

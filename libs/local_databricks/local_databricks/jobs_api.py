@@ -16,6 +16,7 @@ from local_databricks.limits import (
     WorkspaceLimits,
     check_api_version,
     check_concurrent_task_runs,
+    request_api_version,
 )
 from local_databricks.run_links import RunLinks
 from local_databricks.run_views import output_dict, run_dict, task_run_dict
@@ -25,6 +26,11 @@ from local_databricks.store import read_json, write_json
 RUN_NOW_PARAMS = ("notebook_params", "python_params", "python_named_params", "job_parameters")
 # jobs/list page size: 20 unless asked, at most 100.
 JOBS_PAGE_DEFAULT, JOBS_PAGE_MAX = 20, 100
+# Jobs API 2.2 returns at most this many elements of each array of jobs/get and runs/get; the
+# rest follow with next_page_token (arrays with nothing more are empty on later pages).
+ARRAY_PAGE_SIZE = 100
+JOB_ARRAYS = ("tasks", "job_clusters", "parameters", "environments")
+RUN_ARRAYS = ("tasks", "job_clusters", "job_parameters", "repair_history")
 
 
 class JobStore:
@@ -148,7 +154,9 @@ class JobsApi:
     def get(self, body: dict[str, Any]) -> dict[str, Any]:
         job = self.jobs.get(body["job_id"])
         check_api_version(len(job["settings"].get("tasks", [])))
-        return {k: v for k, v in job.items() if k != "runs"}
+        found = {k: v for k, v in job.items() if k != "runs"}
+        settings, next_token = _array_page(found["settings"], JOB_ARRAYS, body, "job")
+        return found | {"settings": settings} | next_token
 
     def list(self, body: dict[str, Any]) -> dict[str, Any]:
         """jobs/list: the exact (case-insensitive) name filter, pages of ``limit`` (1-100,
@@ -168,15 +176,15 @@ class JobsApi:
         if not 0 < limit <= JOBS_PAGE_MAX:
             raise invalid(f"limit must be between 1 and {JOBS_PAGE_MAX}, got {limit}")
         token = body.get("page_token")
-        offset = _page_offset(token) if token else body.get("offset", 0)
+        offset = _page_offset(token, "jobs", "jobs/list") if token else body.get("offset", 0)
         page = found[offset : offset + limit]
         listing: dict[str, Any] = {"has_more": offset + limit < len(found)}
         if page:
             listing["jobs"] = page
         if listing["has_more"]:
-            listing["next_page_token"] = _page_token(offset + limit)
+            listing["next_page_token"] = _page_token("jobs", offset + limit)
         if offset > 0:
-            listing["prev_page_token"] = _page_token(max(offset - limit, 0))
+            listing["prev_page_token"] = _page_token("jobs", max(offset - limit, 0))
         return listing
 
     def delete(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -275,7 +283,9 @@ class JobsApi:
         if task is not None:
             return task_run_dict(run, task, self.links)
         check_api_version(len(run.tasks))
-        return run_dict(run, self.links, include_history=body.get("include_history", False))
+        found = run_dict(run, self.links, include_history=body.get("include_history", False))
+        page, next_token = _array_page(found, RUN_ARRAYS, body, "run")
+        return page | next_token
 
     def get_output(self, body: dict[str, Any]) -> dict[str, Any]:
         run, task = self._find(body["run_id"])
@@ -374,19 +384,34 @@ _SUBMIT_ENVELOPE = {
 }
 
 
-def _page_token(offset: int) -> str:
-    """An opaque jobs/list page token (the offset of the page's first job)."""
-    return base64.urlsafe_b64encode(f"jobs:{offset}".encode()).decode()
+def _page_token(kind: str, offset: int) -> str:
+    """An opaque page token: what it pages and the offset of the page's first element."""
+    return base64.urlsafe_b64encode(f"{kind}:{offset}".encode()).decode()
 
 
-def _page_offset(token: str) -> int:
+def _page_offset(token: str, kind: str, call: str) -> int:
     try:
         prefix, offset = base64.urlsafe_b64decode(token.encode()).decode().split(":")
-        if prefix == "jobs" and int(offset) >= 0:
+        if prefix == kind and int(offset) >= 0:
             return int(offset)
     except ValueError:
         pass
-    raise invalid(f"page_token {token!r} is not a token from a previous jobs/list response")
+    raise invalid(f"page_token {token!r} is not a token from a previous {call} response")
+
+
+def _array_page(holder: dict[str, Any], arrays: tuple[str, ...], body: dict[str, Any],
+                kind: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """jobs/get and runs/get on API 2.2: ``holder`` with each of ``arrays`` cut to the page the
+    request's page_token names, and {"next_page_token": ...} while any array has more."""
+    token = body.get("page_token")
+    longest = max(len(holder.get(name) or []) for name in arrays)
+    if request_api_version.get() != "2.2" or (longest <= ARRAY_PAGE_SIZE and not token):
+        return holder, {}
+    offset = _page_offset(token, kind, f"{kind}s/get") if token else 0
+    page = holder | {name: (holder.get(name) or [])[offset : offset + ARRAY_PAGE_SIZE]
+                     for name in arrays}
+    more = longest > offset + ARRAY_PAGE_SIZE
+    return page, {"next_page_token": _page_token(kind, offset + ARRAY_PAGE_SIZE)} if more else {}
 
 
 # Arrays of the job settings that jobs/update merges entry by entry, by these keys.
