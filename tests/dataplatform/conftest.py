@@ -35,22 +35,29 @@ def synthetic_manifest(tmp_path: Path, models: int) -> Path:
     return write_manifest(tmp_path / f"manifest-{models}.json", models)
 
 
+def workflow_config(job_clusters: list[dict] | None = None, **overrides: Any):
+    """The model-level DAG's settings for the test environment, with ``overrides``."""
+    from dataplatform.dbt_manifest import DbtWorkflowConfig
+
+    return DbtWorkflowConfig(
+        databricks_conn_id="databricks_test",
+        job_clusters=job_clusters or [CLUSTER],
+        wheel=WHEEL,
+        target="test",
+        environment="test",
+        run_timeout_seconds=3600,
+        **overrides,
+    )
+
+
 def render(manifest: Path, limits: JobLimits | None = None) -> tuple[Any, list[RenderedJob]]:
     """(the DAG, its jobs) of the model-level DAG of ``manifest``."""
     # Airflow reads its home when first imported: only once pytest_configure has set it.
     from airflow.sdk import DAG
 
-    from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow
+    from dataplatform.dbt_manifest import dbt_workflow
 
-    config = DbtWorkflowConfig(
-        databricks_conn_id="databricks_test",
-        job_clusters=[CLUSTER],
-        wheel=WHEEL,
-        target="test",
-        environment="test",
-        run_timeout_seconds=3600,
-        limits=limits or JobLimits(),
-    )
+    config = workflow_config(limits=limits or JobLimits())
     with DAG("dbt_models", schedule=None, start_date=datetime(2025, 1, 1, tzinfo=UTC)) as dag:
         groups = dbt_workflow(manifest, config)
     jobs = []

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk import DAG
+from conftest import workflow_config
 
 from dataplatform.dbt_graph import load_graph, selector_tags
-from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow
+from dataplatform.dbt_manifest import dbt_workflow
 
 MANIFEST = Path(__file__).resolve().parents[1] / "dbt" / "fixtures" / "manifest.json"
 CLUSTER = {"job_cluster_key": "main", "new_cluster": {"spark_version": "16.4.x-scala2.12"}}
@@ -21,15 +22,7 @@ WHEEL = "/Volumes/main/dataplatform/wheels/dbt_runner-0.1.0-py3-none-any.whl"
 
 
 def config(**overrides):
-    return DbtWorkflowConfig(
-        databricks_conn_id="databricks_test",
-        job_clusters=[CLUSTER],
-        wheel=WHEEL,
-        target="test",
-        environment="test",
-        run_timeout_seconds=3600,
-        **overrides,
-    )
+    return workflow_config(job_clusters=[CLUSTER], **overrides)
 
 
 def render(**overrides) -> DAG:
