@@ -94,6 +94,12 @@ def test_kill_9_mid_run_then_restart(tmp_path: Path) -> None:
         done = wait_done(client, after)
         assert done.state.result_state == jobs.RunResultState.SUCCESS, done.state.state_message
         assert client.jobs.get_run_output(done.tasks[0].run_id).notebook_output.result == "42"
+
+        # Its cluster's lifetime is still accounted for, ending when the killed server last wrote.
+        usage = requests.get(f"{info['url']}/emulator/usage", params={"run_id": run_id},
+                             headers={"Authorization": f"Bearer {info['token']}"}, timeout=30)
+        [cluster] = usage.json()["clusters"]
+        assert cluster["stopped_at"] is not None and cluster["seconds"] > 0
     finally:
         stop_server(proc)
 

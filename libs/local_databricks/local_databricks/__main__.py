@@ -56,7 +56,7 @@ def serve(args: argparse.Namespace) -> None:
     faults = FaultInjector()
     for text in args.fault:
         faults.add(parse_cli_fault(text))
-    usage = UsageLedger()
+    usage = UsageLedger(layout.usage_file)
     clusters = ClusterStore(layout.root / "clusters.json")
     engine = make_engine(args.engine, layout)
     warehouse = Warehouse(engine, layout)

@@ -72,6 +72,11 @@ class StateLayout:
         return self.root / "processes.json"
 
     @property
+    def usage_file(self) -> Path:
+        """Clusters started per run and for how long (usage.py)."""
+        return self.root / "usage.json"
+
+    @property
     def secrets_file(self) -> Path:
         return self.root / "secrets.json"
 
