@@ -35,7 +35,9 @@ def synthetic_manifest(tmp_path: Path, models: int) -> Path:
     return write_manifest(tmp_path / f"manifest-{models}.json", models)
 
 
-def render(manifest: Path, limits: JobLimits | None = None) -> tuple[Any, list[RenderedJob]]:
+def render(
+    manifest: Path, limits: JobLimits | None = None, models_per_task: int = 1
+) -> tuple[Any, list[RenderedJob]]:
     """(the DAG, its jobs) of the model-level DAG of ``manifest``."""
     # Airflow reads its home when first imported: only once pytest_configure has set it.
     from airflow.sdk import DAG
@@ -50,6 +52,7 @@ def render(manifest: Path, limits: JobLimits | None = None) -> tuple[Any, list[R
         environment="test",
         run_timeout_seconds=3600,
         limits=limits or JobLimits(),
+        models_per_task=models_per_task,
     )
     with DAG("dbt_models", schedule=None, start_date=datetime(2025, 1, 1, tzinfo=UTC)) as dag:
         groups = dbt_workflow(manifest, config)
