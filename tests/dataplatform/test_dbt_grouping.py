@@ -140,9 +140,11 @@ def test_grouped_tasks_are_split_into_jobs_and_clusters_within_the_limits(manife
         assert all(len(chains) <= 2 for chains in planned.clusters)
 
 
-def test_models_per_task_below_one_is_refused(graph):
+def test_models_per_task_below_one_is_refused(graph, manifest, capsys):
     with pytest.raises(ValueError, match="models_per_task must be at least 1, got 0"):
         group_models(graph, 0)
+    assert dbt_plan.main(["plan", "--manifest", str(manifest), "--models-per-task", "0"]) == 1
+    assert "models_per_task must be at least 1, got 0" in capsys.readouterr().err
     local = resources.files("dataplatform").joinpath("environments", "local.toml").read_text()
     with pytest.raises(ConfigError, match="dbt.models_per_task: .*greater than or equal to 1"):
         parse_environment("local", local.replace("[dbt]\n", "[dbt]\nmodels_per_task = 0\n"),

@@ -1,4 +1,5 @@
-"""Render a dbt manifest.json as Airflow tasks: one Databricks task per model.
+"""Render a dbt manifest.json as Airflow tasks: one Databricks task per model (or per group of
+models, ``dbt_grouping``).
 
 Every model, seed and snapshot becomes a ``DatabricksTaskOperator`` that runs the dbt-runner
 wheel (``dbt-runner build --select <node> ...``), so a node's tests run right after it and a
@@ -55,7 +56,7 @@ class DbtWorkflowConfig:
     ``wheel`` is the path of the dbt-runner wheel (``/Volumes/...`` or ``dbfs:/...``),
     ``job_clusters`` the Jobs API ``job_clusters`` list; tasks run on copies of the cluster
     ``job_cluster_key`` names, as many as ``limits`` need. ``models_per_task`` above 1 builds
-    models of one folder and graph depth together (``dbt_grouping``).
+    models of one layer (top folder) and graph depth together (``dbt_grouping``).
     """
 
     databricks_conn_id: str

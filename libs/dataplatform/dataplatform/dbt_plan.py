@@ -48,7 +48,9 @@ def plan_text(args: argparse.Namespace) -> str:
     parallel = args.parallel_tasks_per_cluster or (
         env.dbt.parallel_tasks_per_cluster if env else JobLimits().parallel_tasks_per_cluster
     )
-    per_task = args.models_per_task or (env.dbt.models_per_task if env else 1)
+    per_task = args.models_per_task
+    if per_task is None:
+        per_task = env.dbt.models_per_task if env else 1
     grouping = group_models(load_graph(args.manifest, selector_tags(select) if select else ()),
                             per_task)
     limits = JobLimits(args.max_tasks_per_job, parallel)

@@ -98,9 +98,9 @@ def journal_changes(catalog_file: Path) -> None:
 
     A compute journals when it stops and when someone is about to read the journal (a compute
     starting, the SQL warehouse, a schema delete), not after every task: a journal write
-    describes every table of the compute, so per task it cost a project's model count squared
-    (seconds of CPU per task at 300 models). Readers see the same tables either way, and a run's
-    clusters have all journalled when it ends.
+    describes every table of the compute, so writing it per task made a dbt run's cost grow with
+    the square of its models (seconds of CPU per task at 300 models). Readers see the same
+    tables either way, and a run's clusters have all journalled when it ends.
     """
     with _unjournalled_lock:
         computes = list(_unjournalled.get(catalog_file, ()))
