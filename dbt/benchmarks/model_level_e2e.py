@@ -6,14 +6,16 @@ publishes the wheel the way the local stack does, writes the `raw` source tables
 models read (as ingestion does before dbt), and runs the project's own model-level DAG
 (`airflow/dags/dbt_runs/dbt_models.py`, the `local` environment, `DATAPLATFORM_DBT_MANIFEST` and
 `DATAPLATFORM_DBT_RUNNER_WHEEL` pointing at the build) once with `dag.test()`: one Databricks
-job, a task per model. It prints the wall time of the DAG run, the job run's time, per model
-the task's time (process start to exit) and its overhead (that minus the SQL dbt reports in
-run_results.json), the peak number of tasks running at once, the emulator's cluster starts
-and cluster-seconds (its usage endpoint), and the CPU seconds of the emulator with its task
-processes and of Airflow: on a shared machine wall times follow the load, CPU seconds much less.
+job, a task per model, or per group of models with `--models-per-task N` (the environment's
+`dbt.models_per_task`, see `dataplatform.dbt_grouping`). It prints the wall time of the DAG
+run, the job run's time, per task its time (process start to exit), per model the overhead
+(the tasks' time minus the SQL dbt reports in run_results.json, over the models), the peak
+number of tasks running at once, the emulator's cluster starts and cluster-seconds (its usage
+endpoint), the CPU seconds of the emulator with its task processes and of Airflow, and the load
+average before and after: on a shared machine wall times follow the load, CPU seconds much less.
 
   ./pants package libs/local_databricks:emulator dbt/runner:unversioned-wheel \\
-      dbt:synthetic-build && ./pants run dbt:e2e-benchmark [-- --models 300]
+      dbt:synthetic-build && ./pants run dbt:e2e-benchmark [-- --models 300 --models-per-task 40]
 """
 
 from __future__ import annotations
@@ -40,6 +42,17 @@ JOB_NAME = f"local.{DAG_ID}.dbt"  # <environment>.<dag_id>.<group_id>
 LOGICAL_DATE = datetime(2025, 6, 1, tzinfo=UTC)
 WAREHOUSE_ID = "10ca1da7aba5e001"  # the emulator's SQL warehouse
 SOURCE_ROWS = ", ".join(f"({i})" for i in range(1, 11))  # ids every model joins and tests on
+
+
+def use_models_per_task(models_per_task: int) -> None:
+    """The `local` environment as the DAG file loads it, with `dbt.models_per_task` set."""
+    from dataplatform import config
+
+    packaged = config.load_environment("local")
+    dbt = packaged.dbt.model_copy(update={"models_per_task": models_per_task})
+    local = packaged.model_copy(update={"dbt": dbt})
+    load_packaged = config._load_packaged
+    config._load_packaged = lambda name: local if name == "local" else load_packaged(name)
 
 
 def load_dag():
@@ -107,6 +120,8 @@ def cpu_seconds(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=300)
+    parser.add_argument("--models-per-task", type=int, default=1,
+                        help="dbt.models_per_task of the run (default 1: a task per model)")
     parser.add_argument("--build-pex", type=Path, default=Path("dist/dbt/synthetic-build.pex"))
     parser.add_argument("--emulator-pex", type=Path,
                         default=Path("dist/libs.local_databricks/emulator.pex"))
@@ -131,11 +146,15 @@ def main() -> None:
             "DATAPLATFORM_DBT_MANIFEST": str(built / "slim-manifest.json"),
             "DATAPLATFORM_DBT_RUNNER_WHEEL": wheel.name,
         })
-        run(args.models, wheel, built / "manifest.json", args.emulator_pex.resolve(), root)
+        use_models_per_task(args.models_per_task)
+        run(args.models, args.models_per_task, wheel, built / "manifest.json",
+            args.emulator_pex.resolve(), root)
 
 
-def run(models: int, wheel: Path, manifest: Path, emulator_pex: Path, root: Path) -> None:
+def run(models: int, models_per_task: int, wheel: Path, manifest: Path, emulator_pex: Path,
+        root: Path) -> None:
     from databricks.sdk import WorkspaceClient
+    from dataplatform.dags import dag_test
     from local_stack.airflow_home import databricks_connection, migrate_database
     from local_stack.emulator_process import EmulatorProcess
     from local_stack.publish import publish
@@ -153,9 +172,10 @@ def run(models: int, wheel: Path, manifest: Path, emulator_pex: Path, root: Path
         stop = threading.Event()
         threading.Thread(target=report_progress, args=(workspace, stop), daemon=True).start()
         print(f"running {DAG_ID} ({len(dag.tasks)} Airflow tasks) with dag.test() ...", flush=True)
+        load_before = os.getloadavg()[0]
         started, emulator_cpu = time.monotonic(), cpu_seconds(process.process.pid)
         airflow_cpu = time.process_time()
-        dag_run = dag.test(logical_date=LOGICAL_DATE)
+        dag_run = dag_test(dag, logical_date=LOGICAL_DATE)
         wall = time.monotonic() - started
         airflow_cpu = time.process_time() - airflow_cpu
         emulator_cpu = cpu_seconds(process.process.pid) - emulator_cpu
@@ -173,24 +193,24 @@ def run(models: int, wheel: Path, manifest: Path, emulator_pex: Path, root: Path
     succeeded = outcomes["SUCCESS"]
     starts = usage["cluster_starts"] - usage_before["cluster_starts"]
     cluster_seconds = usage["cluster_seconds"] - usage_before["cluster_seconds"]
-    print(f"\n{models}-model synthetic project through {DAG_FILE} on the emulator:")
+    print(f"\n{models}-model synthetic project through {DAG_FILE} on the emulator, "
+          f"{models_per_task} model(s) per task:")
     print(f"  DAG run {dag_run.state} in {wall:.0f} s wall ({wall / 60:.1f} min), "
           f"{len(dag.tasks)} Airflow tasks")
     print(f"  Databricks job run: {len(tasks)} tasks in {job_seconds:.0f} s, "
           f"{', '.join(f'{n} {state}' for state, n in outcomes.most_common())}; at most "
           f"{peak_concurrency(intervals)} tasks at once (the graph's widest layer: "
           f"{widest_layer(models)} models)")
-    mean_sql = statistics.mean(sql) if sql else float("nan")
-    print(f"  per model task: median {statistics.median(durations):.1f} s, mean "
-          f"{statistics.mean(durations):.1f} s, of which dbt's SQL {mean_sql:.2f} s: overhead "
-          f"{statistics.mean(durations) - mean_sql:.1f} s per model ({len(sql)} run_results)")
+    print(f"  per task: median {statistics.median(durations):.1f} s, mean "
+          f"{statistics.mean(durations):.1f} s; per model: {sum(durations) / models:.2f} s of "
+          f"task time, of which dbt's SQL {sum(sql) / models:.2f} s: overhead "
+          f"{(sum(durations) - sum(sql)) / models:.2f} s per model ({len(sql)} run_results)")
     print(f"  cluster starts {starts}, cluster-seconds {cluster_seconds:.0f}")
     per_task_cpu = emulator_cpu / max(succeeded, 1)
-    all_tasks_cpu = per_task_cpu * len(tasks) + airflow_cpu
     print(f"  CPU: emulator + task processes {emulator_cpu:.0f} s ({per_task_cpu:.1f} s per "
-          f"successful task), Airflow (dag.test) {airflow_cpu:.0f} s; all {len(tasks)} tasks on "
-          f"2 otherwise idle cores: at least {all_tasks_cpu / 2 / 60:.1f} min; load average now "
-          f"{os.getloadavg()[0]:.1f}")
+          f"successful task, {emulator_cpu / models:.2f} s per model), Airflow (dag.test) "
+          f"{airflow_cpu:.0f} s: {(emulator_cpu + airflow_cpu) / 2 / 60:.1f} min of 2 cores; "
+          f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

@@ -50,14 +50,16 @@ def workflow_config(job_clusters: list[dict] | None = None, **overrides: Any):
     )
 
 
-def render(manifest: Path, limits: JobLimits | None = None) -> tuple[Any, list[RenderedJob]]:
+def render(
+    manifest: Path, limits: JobLimits | None = None, models_per_task: int = 1
+) -> tuple[Any, list[RenderedJob]]:
     """(the DAG, its jobs) of the model-level DAG of ``manifest``."""
     # Airflow reads its home when first imported: only once pytest_configure has set it.
     from airflow.sdk import DAG
 
     from dataplatform.dbt_manifest import dbt_workflow
 
-    config = workflow_config(limits=limits or JobLimits())
+    config = workflow_config(limits=limits or JobLimits(), models_per_task=models_per_task)
     with DAG("dbt_models", schedule=None, start_date=datetime(2025, 1, 1, tzinfo=UTC)) as dag:
         groups = dbt_workflow(manifest, config)
     jobs = []

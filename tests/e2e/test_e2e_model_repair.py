@@ -54,11 +54,11 @@ def run_notebook(workspace, notebook, name: str, source: str) -> str:
     return workspace.jobs.get_run_output(run.tasks[0].run_id).notebook_output.result
 
 
-def write_raw_tables(workspace, notebook, rows: dict[str, str]) -> None:
-    """Replace raw tables of the test's catalog with ``rows`` (SQL VALUES lists)."""
+def write_raw_tables(workspace, notebook, rows: dict[str, str], catalog: str = CATALOG) -> None:
+    """Replace raw tables of the test's ``catalog`` with ``rows`` (SQL VALUES lists)."""
     writes = "".join(
         f'spark.sql("SELECT * FROM VALUES {values} AS t({RAW_COLUMNS[table]})")'
-        f'.write.format("delta").mode("overwrite").saveAsTable("{CATALOG}.raw.{table}")\n'
+        f'.write.format("delta").mode("overwrite").saveAsTable("{catalog}.raw.{table}")\n'
         for table, values in rows.items()
     )
     run_notebook(workspace, notebook, "write_raw", writes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import new_cluster, run_notebook_task, wait_done
+from conftest import new_cluster, run_notebook_task, upload_notebook, wait_done
 from databricks.sdk.errors import InvalidParameterValue, ResourceDoesNotExist
 from databricks.sdk.service import jobs, sql
 from databricks.sdk.service.workspace import ImportFormat
@@ -78,6 +78,42 @@ def test_a_table_a_job_writes_is_queryable_on_the_running_warehouse(client):
     response = run_sql(client, "SELECT count(*) FROM sales.returns")
     assert response.status.state == sql.StatementState.SUCCEEDED, response.status.error
     assert response.result.data_array == [["4"]]
+
+
+def test_a_table_a_task_wrote_is_queryable_while_its_job_cluster_still_runs(client):
+    """A compute journals its tables lazily (when it stops or someone reads the journal), not
+    after each task: a finished task's table must still be visible at once, as on Databricks."""
+    assert run_sql(client, "SELECT 1").status.state == sql.StatementState.SUCCEEDED  # started
+    upload_notebook(client, "/Users/dev/write_holds",
+                    "spark.sql('CREATE SCHEMA IF NOT EXISTS sales')\n"
+                    "spark.range(3).write.format('delta').mode('overwrite')"
+                    ".saveAsTable('sales.holds')")
+    upload_notebook(client, "/Users/dev/hold", "import time\ntime.sleep(600)")
+    job_id = client.jobs.create(
+        name="write_then_hold",
+        job_clusters=[jobs.JobCluster("main", new_cluster("16.4.x-scala2.12"))],
+        tasks=[jobs.Task("write", job_cluster_key="main",
+                         notebook_task=jobs.NotebookTask("/Users/dev/write_holds")),
+               jobs.Task("hold", job_cluster_key="main", depends_on=[jobs.TaskDependency("write")],
+                         notebook_task=jobs.NotebookTask("/Users/dev/hold"))],
+    ).job_id
+    run_id = client.jobs.run_now(job_id).response.run_id
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            tasks = {t.task_key: t.state for t in client.jobs.get_run(run_id).tasks}
+            if tasks["hold"].life_cycle_state == jobs.RunLifeCycleState.RUNNING:
+                break
+            assert tasks["write"].result_state in (None, jobs.RunResultState.SUCCESS), tasks
+            assert time.monotonic() < deadline, f"the hold task never started: {tasks}"
+            time.sleep(0.3)
+
+        response = run_sql(client, "SELECT count(*) FROM sales.holds")
+        assert response.status.state == sql.StatementState.SUCCEEDED, response.status.error
+        assert response.result.data_array == [["3"]]
+    finally:
+        client.jobs.cancel_run(run_id)
+        wait_done(client, run_id)
 
 
 def test_statements_run_in_a_unity_catalog_catalog_created_while_the_warehouse_runs(client):

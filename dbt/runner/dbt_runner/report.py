@@ -22,9 +22,21 @@ def node_line(result) -> str:
 
 
 def failures(results: Iterable) -> list[str]:
-    """`<type> <name>: <message>` for every node that errored or failed."""
+    """`<type> <name>: <message>` for every node that errored or failed; a test names the node
+    it tests (`test not_null_x_id (of model x): ...`), so a task building several models says
+    which one failed."""
     return [
-        f"{r.node.resource_type} {r.node.name}: {(r.message or str(r.status)).strip()}"
+        f"{r.node.resource_type} {r.node.name}{_tested(r.node)}: "
+        f"{(r.message or str(r.status)).strip()}"
         for r in results
         if r.status in FAILED
     ]
+
+
+def _tested(node) -> str:
+    """` (of <type> <name>)` for a test attached to a node (`model.project.name`), else ``."""
+    attached = getattr(node, "attached_node", None)
+    if not attached:
+        return ""
+    kind, *_, name = attached.split(".")
+    return f" (of {kind} {name})"

@@ -251,6 +251,9 @@ class Dbt(_Table):
     # How many dbt processes one job cluster runs at once; the model-level DAG adds clusters
     # (and jobs) rather than exceed it. At most Databricks' 150 execution contexts per cluster.
     parallel_tasks_per_cluster: Annotated[StrictInt, Field(ge=1, le=150)] = 150
+    # Models one task of the model-level DAG builds (one folder, one graph depth: dbt_grouping);
+    # 1 is a task per model. More means fewer dbt processes; a failure reruns the whole group.
+    models_per_task: Annotated[StrictInt, Field(ge=1, le=1000)] = 1
 
 
 class Environment(_Table):

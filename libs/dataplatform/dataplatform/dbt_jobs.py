@@ -267,16 +267,24 @@ def cluster_key(base_key: str, index: int) -> str:
 
 
 def describe(
-    plan: JobPlan, names: Mapping[str, str], group_id: str = "dbt", base_key: str = "main"
+    plan: JobPlan,
+    names: Mapping[str, str],
+    group_id: str = "dbt",
+    base_key: str = "main",
+    models: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The plan as text: per job its size, clusters, the jobs it runs after, its folders and
-    its first and last task (the boundaries)."""
+    its first and last task (the boundaries); with ``models`` (a task's dbt models, see
+    ``dbt_grouping``) each task and its models."""
     limits = plan.limits
     total = sum(len(job.tasks) for job in plan.jobs)
     lines = [
         f"{total} tasks in {len(plan.jobs)} job(s); limits: {limits.max_tasks_per_job} tasks "
         f"per job, {limits.parallel_tasks_per_cluster} tasks at once per cluster"
     ]
+    if models is not None:
+        sizes = [len(members) for members in models.values()]
+        lines.append(f"{sum(sizes)} models, at most {max(sizes, default=0)} per task")
     for index, job in enumerate(plan.jobs):
         after = ", ".join(job_group_id(group_id, plan, u) for u in job.upstream_jobs) or "-"
         sizes = sorted(sum(map(len, chains)) for chains in job.clusters)
@@ -291,4 +299,8 @@ def describe(
         if job.tasks:
             first, last = (names.get(t, t) for t in (job.tasks[0], job.tasks[-1]))
             lines.append(f"  from {first} to {last}")
+        if models is not None:
+            lines += [
+                f"  task {names.get(t, t)}: {' '.join(models[t])}" for t in job.tasks if t in models
+            ]
     return "\n".join(lines) + "\n"

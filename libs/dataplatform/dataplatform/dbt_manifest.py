@@ -1,4 +1,5 @@
-"""Render a dbt manifest.json as Airflow tasks: one Databricks task per model.
+"""Render a dbt manifest.json as Airflow tasks: one Databricks task per model (or per group of
+models, ``dbt_grouping``).
 
 Every model, seed and snapshot becomes a ``DatabricksTaskOperator`` that runs the dbt-runner
 wheel (``dbt-runner build --select <node> ...``), so a node's tests run right after it and a
@@ -35,6 +36,7 @@ from airflow.providers.databricks.operators.databricks_workflow import (
 
 from dataplatform.clusters import DEFAULT_JOB_CLUSTER_KEY
 from dataplatform.dbt_graph import DbtGraph, DbtNode, load_graph
+from dataplatform.dbt_grouping import group_models
 from dataplatform.dbt_jobs import (
     SOURCE_TESTS_TASK_ID,
     JobLimits,
@@ -53,7 +55,8 @@ class DbtWorkflowConfig:
 
     ``wheel`` is the path of the dbt-runner wheel (``/Volumes/...`` or ``dbfs:/...``),
     ``job_clusters`` the Jobs API ``job_clusters`` list; tasks run on copies of the cluster
-    ``job_cluster_key`` names, as many as ``limits`` need.
+    ``job_cluster_key`` names, as many as ``limits`` need. ``models_per_task`` above 1 builds
+    models of one layer (top folder) and graph depth together (``dbt_grouping``).
     """
 
     databricks_conn_id: str
@@ -70,6 +73,7 @@ class DbtWorkflowConfig:
     deferrable: bool = True
     extra_job_params: Mapping[str, Any] = field(default_factory=dict)
     limits: JobLimits = JobLimits()
+    models_per_task: int = 1
 
 
 def _set_upstream(task: DatabricksTaskOperator, parents: Sequence[DatabricksTaskOperator]) -> None:
@@ -95,7 +99,8 @@ def dbt_workflow(
     No task of a group gets Airflow retries: a failed model is re-run by repairing the job run
     (see ``workflow_group.finish_workflow_group``).
     """
-    graph = load_graph(manifest_path, config.select_tags)
+    grouping = group_models(load_graph(manifest_path, config.select_tags), config.models_per_task)
+    graph = grouping.graph
     plan = plan_jobs(graph, config.limits)
     nodes = {node.unique_id: node for node in graph.nodes}
     groups: list[DatabricksWorkflowTaskGroup] = []
@@ -106,7 +111,7 @@ def dbt_workflow(
             job_clusters=_job_clusters(config, len(job.clusters)),
             extra_job_params=dict(config.extra_job_params),
         ) as group:
-            _render_job(job, nodes, graph, config)
+            _render_job(job, nodes, grouping.models, graph, config)
         groups.append(finish_workflow_group(group, config.environment, config.run_timeout_seconds))
         for upstream in job.upstream_jobs:
             groups[upstream] >> group
@@ -114,10 +119,14 @@ def dbt_workflow(
 
 
 def _render_job(
-    job: PlannedJob, nodes: Mapping[str, DbtNode], graph: DbtGraph, config: DbtWorkflowConfig
+    job: PlannedJob,
+    nodes: Mapping[str, DbtNode],
+    models: Mapping[str, Sequence[str]],
+    graph: DbtGraph,
+    config: DbtWorkflowConfig,
 ) -> None:
-    """One task per planned task, on its planned cluster, wired to its parents in the job (the
-    parents in earlier jobs have run when this job starts)."""
+    """One task per planned task (building its ``models``), on its planned cluster, wired to
+    its parents in the job (the parents in earlier jobs have run when this job starts)."""
     cluster_of = job.cluster_of()
     tasks: dict[str, DatabricksTaskOperator] = {}
     for task_id in job.tasks:
@@ -127,7 +136,8 @@ def _render_job(
             tasks[task_id] = _wheel_task(SOURCE_TESTS_TASK_ID, args, key, config)
             continue
         node = nodes[task_id]
-        args = ["build", "--select", node.name, *node.tests, "--indirect-selection", "cautious"]
+        selected = [*models[task_id], *node.tests]
+        args = ["build", "--select", *selected, "--indirect-selection", "cautious"]
         tasks[task_id] = _wheel_task(node.name, args, key, config)
     readers = set(graph.source_test_readers)
     for task_id in job.tasks:

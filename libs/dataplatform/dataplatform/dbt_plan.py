@@ -2,8 +2,9 @@
 
   ./pants run libs/dataplatform:dbt-plan -- plan --manifest PATH [--environment prod]
 
-With ``--environment`` the selection (``dbt.select``) and ``dbt.parallel_tasks_per_cluster`` are
-that environment's, as in the DAG; flags override them. Reads no Airflow.
+With ``--environment`` the selection (``dbt.select``), ``dbt.parallel_tasks_per_cluster`` and
+``dbt.models_per_task`` are that environment's, as in the DAG; flags override them. With more
+than one model per task it lists each task's models. Reads no Airflow.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from dataplatform.config import ConfigError, environment_names, load_environment
 from dataplatform.dbt_graph import load_graph, selector_tags
+from dataplatform.dbt_grouping import group_models
 from dataplatform.dbt_jobs import MAX_TASKS_PER_JOB, JobLimits, describe, plan_jobs
 
 
@@ -29,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--parallel-tasks-per-cluster", type=int,
                       help="tasks one job cluster runs at once (default: the environment's, or "
                       "Databricks' 150)")
+    plan.add_argument("--models-per-task", type=int,
+                      help="models one task builds (default: the environment's, or 1)")
     args = parser.parse_args(argv)
     try:
         print(plan_text(args), end="")
@@ -44,10 +48,15 @@ def plan_text(args: argparse.Namespace) -> str:
     parallel = args.parallel_tasks_per_cluster or (
         env.dbt.parallel_tasks_per_cluster if env else JobLimits().parallel_tasks_per_cluster
     )
-    graph = load_graph(args.manifest, selector_tags(select) if select else ())
+    per_task = args.models_per_task
+    if per_task is None:
+        per_task = env.dbt.models_per_task if env else 1
+    grouping = group_models(load_graph(args.manifest, selector_tags(select) if select else ()),
+                            per_task)
     limits = JobLimits(args.max_tasks_per_job, parallel)
-    names = {node.unique_id: node.name for node in graph.nodes}
-    return describe(plan_jobs(graph, limits), names)
+    names = {node.unique_id: node.name for node in grouping.graph.nodes}
+    models = grouping.models if per_task > 1 else None
+    return describe(plan_jobs(grouping.graph, limits), names, models=models)
 
 
 if __name__ == "__main__":

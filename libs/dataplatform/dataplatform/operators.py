@@ -213,5 +213,6 @@ def dbt_models_workflow(
         polling_period_seconds=env.databricks.polling_period_seconds,
         extra_job_params={"tags": dict(env.cluster.tags)},
         limits=JobLimits(parallel_tasks_per_cluster=env.dbt.parallel_tasks_per_cluster),
+        models_per_task=env.dbt.models_per_task,
     )
     return dbt_workflow(manifest, config)

@@ -96,7 +96,8 @@ def _sql(model: SyntheticModel) -> str:
     if not model.parents:
         return f"select * from {{{{ source('{SOURCE}', '{model.source_table}') }}}}\n"
     first, *others = model.parents
-    joins = "".join(f" join {{{{ ref('{p}') }}}} as {p} using (id)" for p in others)
+    # `on`, not `using (id)`: Sail cannot resolve `{first}.*` after a join with `using`.
+    joins = "".join(f" join {{{{ ref('{p}') }}}} as {p} on {p}.id = {first}.id" for p in others)
     return f"select {first}.* from {{{{ ref('{first}') }}}} as {first}{joins}\n"
 
 

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -33,6 +34,9 @@ class Compute(Protocol):
 
     def sync_catalog(self) -> None:
         """Persist catalog changes so other computes see them."""
+
+    def catalog_changed(self) -> None:
+        """A task ended: persist its catalog changes before anyone reads the catalog."""
 
     def refresh_catalog(self) -> None:
         """Register tables other computes journalled since this one started."""
@@ -83,9 +87,31 @@ def sail_catalog_settings(catalogs: list[str], initial_catalog: str) -> dict[str
     return {"SAIL_CATALOG__LIST": f"[{entries}]", "SAIL_CATALOG__DEFAULT_CATALOG": initial_catalog}
 
 
+# Per journal, the Sail computes of this process whose tasks changed their catalog since they
+# last journalled it (see journal_changes).
+_unjournalled: dict[Path, set[SailCompute]] = {}
+_unjournalled_lock = threading.Lock()
+
+
+def journal_changes(catalog_file: Path) -> None:
+    """Journal the catalog changes of this process's computes: call before reading the journal.
+
+    A compute journals when it stops and when someone is about to read the journal (a compute
+    starting, the SQL warehouse, a schema delete), not after every task: a journal write
+    describes every table of the compute, so writing it per task made a dbt run's cost grow with
+    the square of its models (seconds of CPU per task at 300 models). Readers see the same
+    tables either way, and a run's clusters have all journalled when it ends.
+    """
+    with _unjournalled_lock:
+        computes = list(_unjournalled.get(catalog_file, ()))
+    for compute in computes:
+        compute.sync_catalog()
+
+
 class SailCompute:
     def __init__(self, layout: StateLayout, log_path: Path, initial_catalog: str) -> None:
         self._layout = layout
+        self._sync_lock = threading.Lock()  # one journal write at a time, none after stop
         self._catalogs = UnityCatalog(layout).spark_catalogs()
         settings = sail_catalog_settings(self._catalogs, initial_catalog)
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,12 +145,25 @@ class SailCompute:
         return json.loads(line)["port"]
 
     def sync_catalog(self) -> None:
-        self._known = catalog.snapshot(
-            self.url, self._layout.catalog_file, self._layout.warehouse, self._known
-        )
+        with self._sync_lock:
+            self._sync_if_running()
+
+    def _sync_if_running(self) -> None:
+        with _unjournalled_lock:
+            _unjournalled.get(self._layout.catalog_file, set()).discard(self)
+        if self._proc.poll() is None:
+            self._known = catalog.snapshot(
+                self.url, self._layout.catalog_file, self._layout.warehouse, self._known
+            )
+
+    def catalog_changed(self) -> None:
+        with _unjournalled_lock:
+            _unjournalled.setdefault(self._layout.catalog_file, set()).add(self)
 
     def _restore(self) -> set[str]:
-        """Create this compute's Unity Catalog schemas and register the journalled tables."""
+        """Create this compute's Unity Catalog schemas and register the journalled tables (those
+        of the other computes of this process included)."""
+        journal_changes(self._layout.catalog_file)
         unity_catalog = UnityCatalog(self._layout)
         schemas = [s["full_name"] for c in self._catalogs[1:] for s in unity_catalog.schemas(c)]
         return catalog.restore(self.url, self._layout.catalog_file, self._catalogs, schemas)
@@ -133,11 +172,11 @@ class SailCompute:
         self._known |= self._restore()
 
     def stop(self) -> None:
-        try:
-            if self._proc.poll() is None:
-                self.sync_catalog()
-        finally:
-            self._stop_process()
+        with self._sync_lock:
+            try:
+                self._sync_if_running()
+            finally:
+                self._stop_process()
 
     def _stop_process(self) -> None:
         _stop_group(self._proc)
@@ -198,6 +237,9 @@ class JvmSparkCompute:
             raise
 
     def sync_catalog(self) -> None:
+        """The Derby metastore already persists the catalog."""
+
+    def catalog_changed(self) -> None:
         """The Derby metastore already persists the catalog."""
 
     def refresh_catalog(self) -> None:

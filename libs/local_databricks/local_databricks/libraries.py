@@ -5,7 +5,10 @@ a wheel's metadata is respected (Requires-Python, platform tags, Requires-Dist f
 and a failure names the library. uv's cache is shared by every cluster, and an install first
 tries to resolve from that cache alone (`--offline`): a repeated install neither downloads nor
 revalidates index pages. Only what the cache cannot satisfy goes to the index, so an unpinned
-requirement keeps the version first installed until the cache is cleared.
+requirement keeps the version first installed until the cache is cleared. Installs compile the
+packages' bytecode, as pip does on a cluster (uv does not by default): otherwise every task
+process that imports them, dbt's hundreds of modules, compiles them again until one writes the
+.pyc files.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ def install_library(
         args = _install_args(layout, library)
     except ValueError as error:
         raise _failure(library, cluster_name, str(error)) from None
-    command = ["pip", "install", "--python", str(env.python), *args]
+    command = ["pip", "install", "--compile-bytecode", "--python", str(env.python), *args]
     result = run_uv([*command, "--offline"], log_path)
     if result.returncode:
         result = run_uv(command, log_path)

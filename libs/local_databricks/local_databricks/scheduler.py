@@ -365,7 +365,7 @@ class Scheduler:
                 with self.execution_contexts.open(cluster_id):
                     outcome = process.wait(should_stop)
                 # What a failed task wrote stays too, as on Databricks.
-                cluster.compute.sync_catalog()
+                cluster.compute.catalog_changed()
                 return outcome
         except ClusterWaitStopped as stopped:
             return stopped_outcome(stopped.reason)

@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_databricks.engine import Engine
+from local_databricks.engine import Engine, journal_changes
 from local_databricks.layout import StateLayout
 from local_databricks.sql_text import bind_parameters
 from local_databricks.unity_catalog import HIVE_METASTORE, UnityCatalog
@@ -193,6 +193,7 @@ class Warehouse:
         self.start()
         if self._spark is None:
             self._spark = SparkSession.builder.remote(self._compute.url).create()
+        journal_changes(self._layout.catalog_file)  # what job clusters' tasks wrote
         if self._journal_version() != self._catalog_version:
             self._catalog_version = self._journal_version()
             self._compute.refresh_catalog()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from local_databricks import catalog
+from local_databricks.engine import journal_changes
 from local_databricks.errors import invalid
 from local_databricks.unity_catalog import UnityCatalog
 
@@ -54,6 +55,7 @@ class UnityCatalogApi:
 
     def delete_catalog(self, body: dict[str, Any]) -> dict[str, Any]:
         schemas = self.store.delete_catalog(body["name"], bool(body.get("force")))
+        journal_changes(self._catalog_file)
         catalog.forget(self._catalog_file, schemas)
         return {}
 
@@ -68,6 +70,7 @@ class UnityCatalogApi:
 
     def delete_schema(self, body: dict[str, Any]) -> dict[str, Any]:
         full_name = self.store.schema(body["full_name"])["full_name"]
+        journal_changes(self._catalog_file)
         has_tables = bool(catalog.tables_in(self._catalog_file, full_name))
         self.store.delete_schema(full_name, bool(body.get("force")), has_tables)
         catalog.forget(self._catalog_file, {full_name})
