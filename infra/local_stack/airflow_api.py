@@ -27,6 +27,17 @@ class AirflowApiError(RuntimeError):
         super().__init__(f"{method} {path} -> HTTP {status}: {detail}")
         self.status, self.detail = status, detail
 
+    @property
+    def database_locked(self) -> bool:
+        """SQLite refused a write because another connection held the database: a 503 from the
+        backfill routes ("Database is locked"), or any route's 500 "Database error" whose
+        original error is SQLite's "database is locked" (the local stack exposes it)."""
+        if self.status == 503:
+            return "database is locked" in str(self.detail).lower()
+        return (self.status == 500 and isinstance(self.detail, dict)
+                and self.detail.get("reason") == "Database error"
+                and "database is locked" in str(self.detail.get("orig_error", "")).lower())
+
 
 class AirflowApi:
     def __init__(self, base_url: str, timeout: float = 60) -> None:
@@ -152,6 +163,9 @@ class AirflowApi:
 
     def backfill(self, backfill_id: int) -> dict:
         return self.get(f"/backfills/{backfill_id}")
+
+    def backfills(self, dag_id: str) -> list[dict]:
+        return self.get("/backfills", dag_id=dag_id, limit=1000)["backfills"]
 
 
 def wait_until(probe: Callable[[], T], timeout: float, what: str, interval: float = 0.5) -> T:

@@ -34,6 +34,9 @@ SERVICE_SETTINGS = {
     "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
     "AIRFLOW__API__WORKERS": "1",
+    # A database error's answer names the original error (e.g. SQLite's "database is locked", which
+    # clients ask again after) instead of only an id to look up in the api-server's log.
+    "AIRFLOW__API__EXPOSE_STACKTRACE": "True",
 }
 
 
