@@ -143,13 +143,24 @@ class AirflowApi:
             raise
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
-        path = (f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/"
-                f"{task_id}/logs/{try_number}")
-        content = self.get(path, full_content="true")["content"]
+        content = self._log_content(dag_id, run_id, task_id, try_number)
         if isinstance(content, str):
             return content
         return "\n".join(line.get("event", "") if isinstance(line, dict) else str(line)
                          for line in content)
+
+    def task_error(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str | None:
+        """The exception a try ended with (`Type: message`), as its log records it."""
+        content = self._log_content(dag_id, run_id, task_id, try_number)
+        for line in reversed(content if isinstance(content, list) else []):
+            for detail in (line.get("error_detail") or []) if isinstance(line, dict) else []:
+                return f"{detail.get('exc_type')}: {detail.get('exc_value')}"
+        return None
+
+    def _log_content(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> Any:
+        path = (f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/"
+                f"{task_id}/logs/{try_number}")
+        return self.get(path, full_content="true")["content"]
 
     # -- backfills ---------------------------------------------------------------------------
 

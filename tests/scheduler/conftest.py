@@ -36,7 +36,10 @@ def run_all(api: AirflowApi, triggers: Sequence[tuple[str, datetime | None]]) ->
 
 
 def failed_tasks(api: AirflowApi, run: dict) -> list[str]:
-    return [f"{ti['task_id']} ({ti['state']})"
+    """The run's tasks that did not succeed, each with the error its last try ended with (a
+    Databricks task's names its Databricks run's error): a failure explains itself."""
+    return [f"{ti['task_id']} ({ti['state']}, try {ti['try_number']}): "
+            f"{api.task_error(run['dag_id'], run['dag_run_id'], ti['task_id'], ti['try_number'])}"
             for ti in api.task_instances(run["dag_id"], run["dag_run_id"])
             if ti["state"] not in ("success", "skipped")]
 

@@ -14,10 +14,12 @@ DAY = datetime(2025, 3, 20, tzinfo=UTC)
 RAW_TABLES = ("customers", "orders", "payments")
 
 
-def tries(api, run_id: str) -> list[tuple[int, str]]:
-    """(try number, state) of every try of the run's ingest task: why a try was added."""
+def tries(api, run_id: str) -> list[tuple[int, str, str | None]]:
+    """(try number, state, error) of every try of the run's ingest task: why a try was added."""
     path = f"/dags/{INGEST}/dagRuns/{quote(run_id, safe='')}/taskInstances/ingest_raw/tries"
-    return [(t["try_number"], t["state"]) for t in api.get(path)["task_instances"]]
+    return [(t["try_number"], t["state"], api.task_error(INGEST, run_id, "ingest_raw",
+                                                          t["try_number"]))
+            for t in api.get(path)["task_instances"]]
 
 
 def raw_rows(emulator) -> dict[str, dict]:
