@@ -37,6 +37,11 @@ SERVICE_SETTINGS = {
     # A database error's answer names the original error (e.g. SQLite's "database is locked", which
     # clients ask again after) instead of only an id to look up in the api-server's log.
     "AIRFLOW__API__EXPOSE_STACKTRACE": "True",
+    # Every session opens its own SQLite connection and closes it. With Airflow's pool, a request
+    # that SQLite refused ("database is locked" while creating a backfill) handed its connection
+    # back still inside its transaction: later requests on it read the database as it was then
+    # and had their writes refused at once, for minutes.
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_ENABLED": "False",
 }
 
 
