@@ -73,8 +73,10 @@ def create_backfill(api: AirflowApi, dag_id: str, start: datetime, end: datetime
                 f"Airflow's SQLite database stayed locked for {give_up_after:.0f} s (last answer: "
                 f"HTTP {answer.status} {answer.detail}). Run the command again when the stack is "
                 "less busy; no run of this backfill was created.")
-        progress(f"Airflow's database is busy (HTTP {answer.status}); asking for the backfill "
-                 f"of {dag_id} again in {pause:.0f} s")
+        reason = ("Airflow's database is locked" if answer.database_locked
+                  else "the backfill of a refused attempt is not cleaned up yet")
+        progress(f"backfill of {dag_id} not created yet ({reason}, HTTP {answer.status}); "
+                 f"asking again in {pause:.0f} s")
         time.sleep(pause)
         pause = min(pause * 2, 30)
 
