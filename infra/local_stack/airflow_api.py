@@ -27,6 +27,17 @@ class AirflowApiError(RuntimeError):
         super().__init__(f"{method} {path} -> HTTP {status}: {detail}")
         self.status, self.detail = status, detail
 
+    @property
+    def database_locked(self) -> bool:
+        """SQLite refused a write because another connection held the database: a 503 from the
+        backfill routes ("Database is locked"), or any route's 500 "Database error" whose
+        original error is SQLite's "database is locked" (the local stack exposes it)."""
+        if self.status == 503:
+            return "database is locked" in str(self.detail).lower()
+        return (self.status == 500 and isinstance(self.detail, dict)
+                and self.detail.get("reason") == "Database error"
+                and "database is locked" in str(self.detail.get("orig_error", "")).lower())
+
 
 class AirflowApi:
     def __init__(self, base_url: str, timeout: float = 60) -> None:
@@ -132,13 +143,24 @@ class AirflowApi:
             raise
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
-        path = (f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/"
-                f"{task_id}/logs/{try_number}")
-        content = self.get(path, full_content="true")["content"]
+        content = self._log_content(dag_id, run_id, task_id, try_number)
         if isinstance(content, str):
             return content
         return "\n".join(line.get("event", "") if isinstance(line, dict) else str(line)
                          for line in content)
+
+    def task_error(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str | None:
+        """The exception a try ended with (`Type: message`), as its log records it."""
+        content = self._log_content(dag_id, run_id, task_id, try_number)
+        for line in reversed(content if isinstance(content, list) else []):
+            for detail in (line.get("error_detail") or []) if isinstance(line, dict) else []:
+                return f"{detail.get('exc_type')}: {detail.get('exc_value')}"
+        return None
+
+    def _log_content(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> Any:
+        path = (f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/"
+                f"{task_id}/logs/{try_number}")
+        return self.get(path, full_content="true")["content"]
 
     # -- backfills ---------------------------------------------------------------------------
 
@@ -152,6 +174,9 @@ class AirflowApi:
 
     def backfill(self, backfill_id: int) -> dict:
         return self.get(f"/backfills/{backfill_id}")
+
+    def backfills(self, dag_id: str) -> list[dict]:
+        return self.get("/backfills", dag_id=dag_id, limit=1000)["backfills"]
 
 
 def wait_until(probe: Callable[[], T], timeout: float, what: str, interval: float = 0.5) -> T:

@@ -34,6 +34,21 @@ SERVICE_SETTINGS = {
     "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
     "AIRFLOW__API__WORKERS": "1",
+    # A database error's answer names the original error (e.g. SQLite's "database is locked", which
+    # clients ask again after) instead of only an id to look up in the api-server's log.
+    "AIRFLOW__API__EXPOSE_STACKTRACE": "True",
+    # Every session opens its own SQLite connection and closes it. With Airflow's pool, a request
+    # that SQLite refused ("database is locked" while creating a backfill) handed its connection
+    # back still inside its transaction: later requests on it read the database as it was then
+    # and had their writes refused at once, for minutes.
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_ENABLED": "False",
+    # A worker notices that its task process exited (e.g. after deferring) within this many
+    # seconds, not Airflow's 5. Airflow 3.3.1's scheduler fails a resumed deferrable task when the
+    # worker's "success" for the deferring try arrives after the resumed try started running
+    # (apache/airflow#72716): with a Databricks task that ends within seconds, 5 s let that
+    # happen to dbt model tasks (no retries: the DAG run failed) and ingest (an extra try).
+    # Running tasks also heartbeat this often: a few small writes a second at most.
+    "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
 }
 
 

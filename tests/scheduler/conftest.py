@@ -8,6 +8,7 @@ import hashlib
 import json
 import urllib.request
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
@@ -35,7 +36,10 @@ def run_all(api: AirflowApi, triggers: Sequence[tuple[str, datetime | None]]) ->
 
 
 def failed_tasks(api: AirflowApi, run: dict) -> list[str]:
-    return [f"{ti['task_id']} ({ti['state']})"
+    """The run's tasks that did not succeed, each with the error its last try ended with (a
+    Databricks task's names its Databricks run's error): a failure explains itself."""
+    return [f"{ti['task_id']} ({ti['state']}, try {ti['try_number']}): "
+            f"{api.task_error(run['dag_id'], run['dag_run_id'], ti['task_id'], ti['try_number'])}"
             for ti in api.task_instances(run["dag_id"], run["dag_run_id"])
             if ti["state"] not in ("success", "skipped")]
 
@@ -79,8 +83,18 @@ class Emulator:
     def usage(self, run_id: int) -> dict:
         return self.endpoint.get("/emulator/usage", run_id=run_id)
 
-    def inject_fault(self, **fault) -> None:
+    @contextmanager
+    def fault(self, **fault) -> Iterator[None]:
+        """The fault (POST /emulator/faults) for the Databricks runs the block starts. The block
+        must use it up, and it never outlives the block: a fault left over would fail the next
+        test's runs instead."""
         self.call("POST", "/emulator/faults", fault)
+        try:
+            yield
+            left = self.call("GET", "/emulator/faults")["faults"]
+        finally:
+            self.call("DELETE", "/emulator/faults")
+        assert not left, f"the block started fewer Databricks runs than the fault expected: {left}"
 
     def sql(self, statement: str) -> tuple[list[str], list[list]]:
         """Column names and rows (as strings) of a statement on the SQL warehouse."""

@@ -74,9 +74,9 @@ def test_a_failed_backfill_names_the_task_its_databricks_run_and_the_error(stack
     from local_stack.report import failure_lines
 
     # Both tries of the day's ingest task (the environment allows one retry) fail on Databricks.
-    emulator.inject_fault(run="fail", count=2, message="RuntimeError: the source bucket is empty")
     day = date(2025, 5, 1)
-    result = run_backfill(stack, INGEST, day, day, "none", 1, print)
+    with emulator.fault(run="fail", count=2, message="RuntimeError: the source bucket is empty"):
+        result = run_backfill(stack, INGEST, day, day, "none", 1, print)
 
     assert result.state == "failed"
     (line,) = failure_lines(result)

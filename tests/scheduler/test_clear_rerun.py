@@ -5,12 +5,21 @@ and the data it writes for the run's date is the same as the first try's."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from conftest import databricks_run_ids, failed_tasks, run_all
 
 INGEST = "notebook_orders_ingest"
 DAY = datetime(2025, 3, 20, tzinfo=UTC)
 RAW_TABLES = ("customers", "orders", "payments")
+
+
+def tries(api, run_id: str) -> list[tuple[int, str, str | None]]:
+    """(try number, state, error) of every try of the run's ingest task: why a try was added."""
+    path = f"/dags/{INGEST}/dagRuns/{quote(run_id, safe='')}/taskInstances/ingest_raw/tries"
+    return [(t["try_number"], t["state"], api.task_error(INGEST, run_id, "ingest_raw",
+                                                          t["try_number"]))
+            for t in api.get(path)["task_instances"]]
 
 
 def raw_rows(emulator) -> dict[str, dict]:
@@ -32,7 +41,7 @@ def test_clearing_a_finished_task_starts_a_fresh_databricks_run_writing_the_same
 
     assert rerun["state"] == "success", failed_tasks(api, rerun)
     (ti,) = api.task_instances(INGEST, run["dag_run_id"])
-    assert ti["try_number"] == 2
+    assert ti["try_number"] == 2, tries(api, run["dag_run_id"])
     (second,) = databricks_run_ids(api, rerun)
     assert second != first
     assert emulator.run(second)["state"]["result_state"] == "SUCCESS"

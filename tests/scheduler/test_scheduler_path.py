@@ -44,11 +44,11 @@ def observed(api, emulator) -> dict:
     # gets it, and only one ingest run is active at a time.)
     for dag_id in (WORKFLOW, DBT_BUILD, DBT_MODELS):  # readers of the raw tables wait
         api.set_paused(dag_id, True)
-    emulator.inject_fault(run="slow_start", seconds=20)
-    api.set_paused(INGEST, False)
-    first = api.trigger(INGEST, DATES[0])
-    deferred = wait_until(lambda: deferred_ingest(api), 60, "the ingest task to defer")
-    pool = api.get("/pools/default_pool")
+    with emulator.fault(run="slow_start", seconds=20):
+        api.set_paused(INGEST, False)
+        first = api.trigger(INGEST, DATES[0])
+        deferred = wait_until(lambda: deferred_ingest(api), 60, "the ingest task to defer")
+        pool = api.get("/pools/default_pool")
     runs = {INGEST: [api.wait_for_run(INGEST, first["dag_run_id"])]}
     for phase in PHASES:
         for dag_id in phase:
