@@ -117,10 +117,12 @@ def main() -> None:
         env = airflow_env(Path(tmp) / "airflow", manifest)
         runs = []
         for repeat in range(args.repeats):
-            run = parse_in_fresh_process(DAG_FILE.resolve(), bundle, env)
+            load = os.getloadavg()[0]
+            run = {**parse_in_fresh_process(DAG_FILE.resolve(), bundle, env), "load": load}
             runs.append(run)
             print(f"  parse {repeat + 1}: {run['parse_s']:.2f} s ({run['parse_cpu_s']:.2f} s CPU), "
-                  f"{run['tasks']} tasks, peak RSS {run['peak_rss_mb']:.0f} MB", flush=True)
+                  f"{run['tasks']} tasks, peak RSS {run['peak_rss_mb']:.0f} MB, load average "
+                  f"{load:.1f}", flush=True)
 
     def median(key: str) -> float:
         return statistics.median(r[key] for r in runs)
@@ -135,8 +137,9 @@ def main() -> None:
           f"  = {parse / DAGBAG_IMPORT_TIMEOUT:.0%} of dagbag_import_timeout "
           f"{DAGBAG_IMPORT_TIMEOUT:.0f} s, {parse / DAG_FILE_PROCESSOR_TIMEOUT:.0%} of "
           f"dag_file_processor_timeout {DAG_FILE_PROCESSOR_TIMEOUT:.0f} s")
+    loads = [r["load"] for r in runs]
     print(f"  CPU time of the parse {median('parse_cpu_s'):.2f} s (wall time follows the machine's "
-          f"load, now {os.getloadavg()[0]:.1f})")
+          f"load: load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores)")
     print(f"  RSS before the parse / peak  {median('rss_before_parse_mb'):.0f} MB / "
           f"{median('peak_rss_mb'):.0f} MB;  serialized DAG {median('serialized_mb'):.1f} MB")
 
