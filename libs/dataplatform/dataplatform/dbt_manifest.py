@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from airflow.providers.databricks.operators.databricks import DatabricksTaskOperator
-from airflow.sdk import BaseOperator
 from airflow.providers.databricks.operators.databricks_workflow import (
     DatabricksWorkflowTaskGroup,
 )
+from airflow.sdk import BaseOperator
 
 from dataplatform.clusters import DEFAULT_JOB_CLUSTER_KEY
 from dataplatform.dbt_graph import DbtGraph, DbtNode, load_graph
@@ -94,8 +94,8 @@ def _set_upstream_group(
     Airflow's ``>>`` between task groups makes each leaf of ``parent`` upstream of each root of
     ``group`` (its ``launch``) and, per leaf, recomputes the roots of ``group`` and hashes the
     DAG: quadratic in the models (a third of the render time of a 2,000-model split). This
-    records the same edges and group relations once; tests/dataplatform/test_dbt_jobs.py checks
-    it against ``>>``.
+    records the same edges and group relations once;
+    tests/dataplatform/test_dbt_manifest.py checks it against ``>>``.
     """
     leaves = list(parent.get_leaves())
     group.upstream_group_ids.add(parent.group_id)
