@@ -13,3 +13,4 @@ def test_parses_the_model_level_dag_with_the_synthetic_manifest():
     assert re.search(r"parse: import the file \+ serialize its DAG \(7 tasks\)", out)
     assert "of dagbag_import_timeout 30 s" in out
     assert re.search(r"RSS before the parse / peak\s+\d+ MB / \d+ MB", out)
+    assert re.search(r"load average [\d.]+-[\d.]+ on \d+ cores", out)

@@ -57,7 +57,7 @@ def test_build_parses_the_project_into_the_graph_of_the_offline_manifest(tmp_pat
     assert node["tags"] == ["daily"] and node["config"]["materialized"] == "view"
     assert "raw_code" not in node and "columns" not in node
     relationships = [n for n in slim["nodes"].values()
-                     if n.get("test_metadata", {}).get("name") == "relationships"]
+                     if n["resource_type"] == "test" and n["name"].startswith("relationships_")]
     assert len(relationships) == 2  # each model reading another tests its first parent
 
     (wheel,) = (out / "wheel").glob("dbt_runner-0.1.0+*-py3-none-any.whl")

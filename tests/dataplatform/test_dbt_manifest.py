@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk import DAG
-from conftest import workflow_config
+from airflow.serialization.serialized_objects import DagSerialization
+from conftest import render as render_jobs
+from conftest import synthetic_manifest, workflow_config
 
+from dataplatform import dbt_manifest
 from dataplatform.dbt_graph import load_graph, selector_tags
+from dataplatform.dbt_jobs import JobLimits
 from dataplatform.dbt_manifest import dbt_workflow
 
 MANIFEST = Path(__file__).resolve().parents[1] / "dbt" / "fixtures" / "manifest.json"
@@ -158,3 +162,22 @@ def test_selector_from_config_becomes_tags_or_is_refused():
     for unsupported in ("", "orders+", "tag:", "path:models/marts"):
         with pytest.raises(ValueError, match="not supported by the manifest renderer"):
             selector_tags(unsupported)
+
+
+def test_split_jobs_are_chained_as_airflow_chains_task_groups(tmp_path, monkeypatch):
+    """The renderer chains the jobs' task groups itself (``>>`` is quadratic in the models);
+    the DAG must be the one ``upstream_group >> group`` makes, edge for edge."""
+    manifest = synthetic_manifest(tmp_path, 120)
+    limits = JobLimits(max_tasks_per_job=30, parallel_tasks_per_cluster=4)
+    ours, jobs = render_jobs(manifest, limits)
+    monkeypatch.setattr(dbt_manifest, "_set_upstream_group", lambda group, up: up >> group)
+    airflows, _ = render_jobs(manifest, limits)
+
+    assert len(jobs) >= 4 and any(len(job.upstream_task_ids) > 1 for job in jobs)
+    for task in airflows.tasks:
+        twin = ours.get_task(task.task_id)
+        assert (twin.upstream_task_ids, twin.downstream_task_ids) == (
+            task.upstream_task_ids,
+            task.downstream_task_ids,
+        ), task.task_id
+    assert DagSerialization.to_dict(ours) == DagSerialization.to_dict(airflows)

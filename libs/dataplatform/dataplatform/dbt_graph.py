@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import heapq
 import json
+import posixpath
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 RUNNABLE = ("model", "seed", "snapshot")
@@ -105,8 +106,9 @@ def selector_tags(select: str) -> tuple[str, ...]:
 
 
 def _folder(node: Mapping[str, Any]) -> str:
-    """``models/staging/stg_x.sql`` -> ``models/staging``."""
-    return str(PurePosixPath(node.get("original_file_path") or node.get("path", "")).parent)
+    """``models/staging/stg_x.sql`` -> ``models/staging`` (with string functions: pathlib took a
+    quarter of the graph's load at 2,000 models)."""
+    return posixpath.dirname(node.get("original_file_path") or node.get("path", "")) or "."
 
 
 def _runnable_parents(
