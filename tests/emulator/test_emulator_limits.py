@@ -168,6 +168,44 @@ def test_api_2_2_pages_the_tasks_of_jobs_and_runs_by_100(emulator, client):
     assert refusal(bad_token)[:2] == (400, "INVALID_PARAMETER_VALUE")
 
 
+def wait_for_run(server, run_id: int, states: tuple[str, ...], timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = call(server, "GET", "/api/2.2/jobs/runs/get", {"run_id": run_id}).json()
+        if run["state"]["life_cycle_state"] in states:
+            return run
+        time.sleep(0.3)
+    raise AssertionError(f"run {run_id} never reached {states}: {run['state']}")
+
+
+def test_a_job_past_max_concurrent_runs_queues_or_skips(limited):
+    job_id, first = start_hanging_job(limited, 1)  # max_concurrent_runs defaults to 1
+    wait_for_run(limited, first, ("RUNNING",))
+    second = call(limited, "POST", "/api/2.2/jobs/run-now", {"job_id": job_id}).json()["run_id"]
+    # QUEUED in run-now's answer already: the provider's launch reads it at once.
+    queued = call(limited, "GET", "/api/2.2/jobs/runs/get", {"run_id": second}).json()
+    assert queued["state"]["life_cycle_state"] == "QUEUED", queued["state"]
+    assert "maximum concurrent runs" in queued["state"]["state_message"]
+    stop(limited, first)
+    done = wait_done(limited["client"], second)  # the queued run starts once the first ended
+    assert done.state.result_state == jobs.RunResultState.SUCCESS, done.state.state_message
+
+    unqueued = call(limited, "POST", "/api/2.2/jobs/reset", {"job_id": job_id, "new_settings": {
+        "name": "no-queue", "queue": {"enabled": False}, "max_concurrent_runs": 1,
+        "tasks": tasks(1),
+    }})  # fmt: skip
+    assert unqueued.status_code == 200, unqueued.text
+    assert call(limited, "POST", "/emulator/faults", {"run": "hang"}).status_code == 200
+    first = call(limited, "POST", "/api/2.2/jobs/run-now", {"job_id": job_id}).json()["run_id"]
+    wait_for_run(limited, first, ("RUNNING",))
+    third = call(limited, "POST", "/api/2.2/jobs/run-now", {"job_id": job_id}).json()["run_id"]
+    skipped = wait_for_run(limited, third, ("SKIPPED",))
+    assert skipped["state"]["state_message"] == (
+        "Skipping this run because the limit of 1 maximum concurrent runs has been reached."
+    )
+    stop(limited, first)
+
+
 def test_task_runs_beyond_a_clusters_execution_contexts_fail(limited):
     _, run_id = start_hanging_job(limited, task_count=3)
     try:

@@ -99,7 +99,7 @@ def test_kill_9_mid_run_then_restart(tmp_path: Path) -> None:
         usage = requests.get(f"{info['url']}/emulator/usage", params={"run_id": run_id},
                              headers={"Authorization": f"Bearer {info['token']}"}, timeout=30)
         [cluster] = usage.json()["clusters"]
-        assert cluster["stopped_at"] is not None and cluster["seconds"] > 0
+        assert cluster["stopped_at"] is not None and cluster["stopped_at"] >= cluster["started_at"]
     finally:
         stop_server(proc)
 

@@ -224,6 +224,8 @@ class JobsApi:
             params=params,
             timeout_seconds=settings.get("timeout_seconds", 0),
             number_in_job=number,
+            max_concurrent_runs=settings.get("max_concurrent_runs", 1),
+            queue=settings.get("queue", {}).get("enabled", True),
         )
         return {"run_id": run.run_id, "number_in_job": number}
 

@@ -85,6 +85,9 @@ class Run:
     timed_out: bool = False
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotency_token: str | None = None
+    # A job run's job settings: how many of its runs may be active, whether more wait QUEUED.
+    max_concurrent_runs: int | None = None
+    queue: bool = True
     changed: threading.Condition = field(default_factory=threading.Condition)
     attempts: list[Attempt] = field(default_factory=list)
 

@@ -37,6 +37,9 @@ from local_databricks.sql_warehouse import Warehouse
 from local_databricks.usage import UsageLedger
 
 
+# The run state message while a job run waits for one of its job's runs to end.
+QUEUED_AT_LIMIT = "Queued due to reaching maximum concurrent runs of the job."
+
 class IdempotencyTokens:
     """idempotency_token -> run_id, kept on the runs themselves so that it survives a restart."""
 
@@ -114,6 +117,8 @@ class Scheduler:
         params: dict | None = None,
         timeout_seconds: int = 0,
         number_in_job: int = 0,
+        max_concurrent_runs: int | None = None,
+        queue: bool = True,
     ) -> Run:
         run = Run(
             run_id=self.next_id(),
@@ -126,16 +131,33 @@ class Scheduler:
             timeout_seconds=timeout_seconds or 0,
             number_in_job=number_in_job,
             faults=self.faults.take_run_faults(),
+            max_concurrent_runs=max_concurrent_runs,
+            queue=queue,
         )
         run.attempts.append(
             Attempt(run.run_id, "ORIGINAL", run.start_time, [t.run_id for t in run.tasks])
         )
+        at_limit = self._at_concurrency_limit(run)
         with run.changed:
+            if at_limit and run.queue:  # QUEUED from the start, as run-now's run is there
+                run.life_cycle_state, run.state_message = "QUEUED", QUEUED_AT_LIMIT
             self.store.save(run)
         self._register(run)
         self.usage.run_started(run.run_id)
         self._launch(run)
         return run
+
+    def _at_concurrency_limit(self, run: Run) -> bool:
+        """Whether as many runs of the run's job as its max_concurrent_runs are active before it."""
+        if run.max_concurrent_runs is None:
+            return False
+        with self._lock:
+            ahead = sum(
+                1 for other in self.runs.values()
+                if other.job_id == run.job_id and other.run_type == "JOB_RUN"
+                and other.run_id < run.run_id and not other.done
+            )  # fmt: skip
+        return ahead >= run.max_concurrent_runs
 
     def _launch(self, run: Run) -> None:
         thread = threading.Thread(
@@ -204,6 +226,8 @@ class Scheduler:
             run, self.engine, self.usage, self.layout, self.clusters, self.pool
         )
         try:
+            if not self._take_turn(run):
+                return
             self._sleep_fault(run, "slow_start")
             with run.changed:
                 if run.cancel_requested:
@@ -219,6 +243,41 @@ class Scheduler:
             run.life_cycle_state = "TERMINATING"
             self._sleep_fault(run, "slow_finish")
         self._finish_run(run)
+
+    def _take_turn(self, run: Run) -> bool:
+        """A job's max_concurrent_runs: past it a run waits QUEUED, in run order, while the
+        job's queue is enabled (Jobs API 2.2's default), else it ends SKIPPED at once."""
+        with run.changed:
+            while True:
+                if not self._at_concurrency_limit(run):
+                    if run.life_cycle_state == "QUEUED":
+                        run.life_cycle_state, run.state_message = "PENDING", ""
+                        self.store.save(run)
+                    return True
+                if not run.queue or run.cancel_requested:
+                    message = (
+                        "Run canceled while queued" if run.cancel_requested else
+                        "Skipping this run because the limit of "
+                        f"{run.max_concurrent_runs} maximum concurrent runs has been reached."
+                    )  # fmt: skip
+                    self._end_unstarted(run, "CANCELED" if run.cancel_requested else None,
+                                        message)
+                    return False
+                if run.life_cycle_state != "QUEUED":
+                    run.life_cycle_state, run.state_message = "QUEUED", QUEUED_AT_LIMIT
+                    self.store.save(run)
+                run.changed.wait(0.5)
+
+    def _end_unstarted(self, run: Run, result: str | None, message: str) -> None:
+        """End a run none of whose tasks started: TERMINATED CANCELED, or SKIPPED (no result)."""
+        self._skip_pending(run, result or "SKIPPED", message)
+        run.life_cycle_state = "TERMINATED" if result else "SKIPPED"
+        run.result_state, run.state_message, run.end_time = result, message, now_ms()
+        attempt = run.attempts[-1]
+        attempt.end_time, attempt.life_cycle_state = run.end_time, run.life_cycle_state
+        attempt.result_state, attempt.state_message = result, message
+        self.store.save(run)
+        run.changed.notify_all()
 
     def _sleep_fault(self, run: Run, kind: str) -> None:
         if kind in run.faults:
