@@ -5,12 +5,12 @@ the Task SDK's RuntimeTaskInstance, as a worker would, without SQLite init.
 """
 
 import os
-import tempfile
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support.airflow_home import remove_temporary_home, use_temporary_home
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO / "airflow" / "dags"
@@ -20,17 +20,18 @@ DBT_RUNNER_WHEEL = "dbt_runner-0.1.0+0123456789ab-py3-none-any.whl"  # as the bu
 LOGICAL_DATE = datetime(2025, 3, 14, 2, tzinfo=UTC)
 RUN_ID = "scheduled__2025-03-14T02:00:00+00:00"
 
-TMP_HOME_PREFIX = os.path.join(tempfile.gettempdir(), "airflow-home-")
 
 
 def pytest_configure(config):
-    # One throw-away home per pytest process, shared by tests/dags and tests/dataplatform.
-    if not os.environ.get("AIRFLOW_HOME", "").startswith(TMP_HOME_PREFIX):
-        os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
+    use_temporary_home()
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
     os.environ["DATAPLATFORM_DBT_MANIFEST"] = str(DBT_MANIFEST)
     os.environ["DATAPLATFORM_DBT_RUNNER_WHEEL"] = DBT_RUNNER_WHEEL
+
+
+def pytest_unconfigure(config):
+    remove_temporary_home()
 
 
 @pytest.fixture

@@ -5,16 +5,16 @@ groups send (``jobs/create``), for the tests of the job split."""
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from support.airflow_home import remove_temporary_home, use_temporary_home
+
 from dataplatform.dbt_jobs import JobLimits
 from dataplatform.synthetic_dbt import write_manifest
 
-TMP_HOME_PREFIX = os.path.join(tempfile.gettempdir(), "airflow-home-")
 WHEEL = "/Volumes/main/dataplatform/wheels/dbt_runner-0.1.0-py3-none-any.whl"
 CLUSTER = {
     "job_cluster_key": "main",
@@ -78,7 +78,10 @@ def render(
 
 
 def pytest_configure(config):
-    # One throw-away home per pytest process, shared by tests/dags and tests/dataplatform.
-    if not os.environ.get("AIRFLOW_HOME", "").startswith(TMP_HOME_PREFIX):
-        os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
+    use_temporary_home()
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+
+
+
+def pytest_unconfigure(config):
+    remove_temporary_home()
