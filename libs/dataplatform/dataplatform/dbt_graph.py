@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import json
 import posixpath
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ def load_graph(manifest_path: str | Path, select_tags: Collection[str] = ()) -> 
 
     selected = {uid: node for uid, node in all_nodes.items() if wanted(node)}
     upstream = {uid: _runnable_parents(uid, all_nodes, selected) for uid in selected}
-    order = _topological_order(upstream)
+    order = topological_order(upstream)
     position = {uid: index for index, uid in enumerate(order)}
 
     owned_tests: dict[str, list[str]] = {uid: [] for uid in order}
@@ -130,8 +130,9 @@ def _runnable_parents(
     return tuple(sorted(found))
 
 
-def _topological_order(upstream: Mapping[str, Sequence[str]]) -> list[str]:
-    """Kahn's algorithm, ties broken by unique_id so the order is stable."""
+def topological_order(upstream: Mapping[str, Iterable[str]]) -> list[str]:
+    """Kahn's algorithm over ``{node: its parents}``, ties broken by name so the order is
+    stable (the same manifest always renders the same DAG and jobs)."""
     waiting = {uid: set(parents) for uid, parents in upstream.items()}
     ready = sorted(uid for uid, parents in waiting.items() if not parents)
     children: dict[str, list[str]] = {uid: [] for uid in upstream}

@@ -18,12 +18,11 @@ Standard library only, and deterministic: the same manifest always gives the sam
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from dataplatform.dbt_graph import DbtGraph
+from dataplatform.dbt_graph import DbtGraph, topological_order
 
 MAX_TASKS_PER_JOB = 1000  # Databricks: "You can create jobs that contain up to 1000 tasks"
 MAX_EXECUTION_CONTEXTS = 150  # Databricks: "Too many execution contexts ... (Limit set to 150)"
@@ -141,7 +140,7 @@ def _folder_order(
     members: dict[str, list[str]] = {g: [] for g in group_parents}
     for task in upstream:  # dependency order within each group
         members[group_of[folder[task]]].append(task)
-    return [tuple(members[g]) for g in _ordered(group_parents)]
+    return [tuple(members[g]) for g in topological_order(group_parents)]
 
 
 def _strongly_connected(edges: Mapping[str, Iterable[str]]) -> dict[str, str]:
@@ -187,25 +186,6 @@ def _strongly_connected(edges: Mapping[str, Iterable[str]]) -> dict[str, str]:
                 for member in members:
                     component[member] = min(members)
     return component
-
-
-def _ordered(parents: Mapping[str, set[str]]) -> list[str]:
-    """Kahn's algorithm over folder groups, ties broken by name."""
-    waiting = {g: set(p) for g, p in parents.items()}
-    children: dict[str, list[str]] = {g: [] for g in parents}
-    for group, ups in parents.items():
-        for parent in ups:
-            children[parent].append(group)
-    ready = sorted(g for g, p in waiting.items() if not p)
-    order = []
-    while ready:
-        group = heapq.heappop(ready)
-        order.append(group)
-        for child in children[group]:
-            waiting[child].discard(group)
-            if not waiting[child]:
-                heapq.heappush(ready, child)
-    return order
 
 
 def _cut(groups: Sequence[tuple[str, ...]], size: int) -> list[tuple[str, ...]]:
