@@ -40,14 +40,33 @@ class AirflowApiError(RuntimeError):
 
 
 class AirflowApi:
-    def __init__(self, base_url: str, timeout: float = 60) -> None:
-        self.base_url, self.timeout = base_url.rstrip("/"), timeout
+    """`lock_wait`: how long a request SQLite refused ("database is locked") is asked again."""
+
+    def __init__(self, base_url: str, timeout: float = 60, lock_wait: float = 120) -> None:
+        self.base_url, self.timeout, self.lock_wait = base_url.rstrip("/"), timeout, lock_wait
         self._token: str | None = None
 
     # -- transport ---------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, body: Any = None, auth: bool = True) -> Any:
-        """The JSON answer of `method path` (path below the server root, e.g. /api/v2/dags)."""
+    def request(self, method: str, path: str, body: Any = None, auth: bool = True,
+                retry_locked: bool = True) -> Any:
+        """The JSON answer of `method path` (path below the server root, e.g. /api/v2/dags).
+
+        The local stack's SQLite takes one writer at a time and refuses at once a transaction that
+        read before another connection wrote (MWAA's PostgreSQL waits instead). Airflow then rolls
+        the request back, so it is sent again after pauses of 0.5, 1, 2... s for `lock_wait` s."""
+        deadline, pause = time.monotonic() + self.lock_wait, 0.5
+        while True:
+            try:
+                return self._send(method, path, body, auth)
+            except AirflowApiError as error:
+                if not (retry_locked and error.database_locked) or (
+                        time.monotonic() + pause > deadline):
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 10)
+
+    def _send(self, method: str, path: str, body: Any, auth: bool) -> Any:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if auth:
             headers["Authorization"] = f"Bearer {self.token()}"
@@ -77,8 +96,8 @@ class AirflowApi:
         suffix = f"?{urllib.parse.urlencode(params, doseq=True)}" if params else ""
         return self.request("GET", f"/api/v2{path}{suffix}")
 
-    def post(self, path: str, body: Any) -> Any:
-        return self.request("POST", f"/api/v2{path}", body)
+    def post(self, path: str, body: Any, retry_locked: bool = True) -> Any:
+        return self.request("POST", f"/api/v2{path}", body, retry_locked=retry_locked)
 
     def patch(self, path: str, body: Any) -> Any:
         return self.request("PATCH", f"/api/v2{path}", body)
@@ -166,11 +185,13 @@ class AirflowApi:
 
     def create_backfill(self, dag_id: str, from_date: datetime, to_date: datetime,
                         reprocess_behavior: str = "none", max_active_runs: int = 1) -> dict:
-        """What `airflow backfill create` does: one run per schedule date in the range."""
+        """What `airflow backfill create` does: one run per schedule date in the range. A locked
+        database is answered as is: a refused creation may leave its backfill behind, which
+        `backfill.create_backfill` knows how to wait out."""
         return self.post("/backfills", {
             "dag_id": dag_id, "from_date": from_date.isoformat(), "to_date": to_date.isoformat(),
             "reprocess_behavior": reprocess_behavior, "max_active_runs": max_active_runs,
-        })  # fmt: skip
+        }, retry_locked=False)  # fmt: skip
 
     def backfill(self, backfill_id: int) -> dict:
         return self.get(f"/backfills/{backfill_id}")
