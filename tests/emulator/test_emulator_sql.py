@@ -63,6 +63,34 @@ def test_sync_statements_write_and_read_a_delta_table(client):
     assert response.manifest.truncated is False
 
 
+def test_replace_where_replaces_one_day_and_refuses_rows_outside_it(client):
+    # dbt-databricks' replace_where strategy sends the `table <staged rows>` form.
+    for text in ("CREATE SCHEMA IF NOT EXISTS sales",
+                 "CREATE OR REPLACE TABLE sales.daily (amount INT, day DATE) USING delta "
+                 "PARTITIONED BY (day)",
+                 "INSERT INTO sales.daily VALUES (1, DATE'2025-01-01'), (2, DATE'2025-01-02')",
+                 "CREATE OR REPLACE TABLE sales.first_day USING delta AS "
+                 "SELECT 10, DATE'2025-01-01' UNION ALL SELECT 11, DATE'2025-01-01'",
+                 "CREATE OR REPLACE TABLE sales.third_day USING delta AS "
+                 "SELECT 30, DATE'2025-01-03'"):
+        assert run_sql(client, text).status.state == sql.StatementState.SUCCEEDED
+
+    def replace_first_day_with(staged: str) -> sql.StatementResponse:
+        return run_sql(client, "insert into sales.daily\nreplace where day = DATE'2025-01-01'\n"
+                       f"table {staged}")
+
+    replaced = replace_first_day_with("sales.first_day")
+    outside = replace_first_day_with("sales.third_day")
+    rows = run_sql(client, "SELECT amount, day FROM sales.daily ORDER BY day, amount")
+
+    assert replaced.status.state == sql.StatementState.SUCCEEDED, replaced.status.error
+    assert outside.status.state == sql.StatementState.FAILED
+    assert outside.status.error.error_code == sql.ServiceErrorCode.BAD_REQUEST
+    assert "[DELTA_REPLACE_WHERE_MISMATCH]" in outside.status.error.message
+    assert rows.result.data_array == [["10", "2025-01-01"], ["11", "2025-01-01"],
+                                      ["2", "2025-01-02"]]  # nothing of the refused write
+
+
 def test_a_table_a_job_writes_is_queryable_on_the_running_warehouse(client):
     assert run_sql(client, "SELECT 1").status.state == sql.StatementState.SUCCEEDED  # started
     run = run_notebook_task(

@@ -5,11 +5,13 @@ table) and accepts rows outside a `REPLACE WHERE` condition. Databricks replaces
 matching the condition and refuses the write when a written row does not match it
 (DELTA_REPLACE_WHERE_MISMATCH). `install()` makes a task's Spark Connect client do the same:
 the writer option becomes the SQL form Sail applies correctly, and both forms are checked first.
+The SQL warehouse checks its statements with `refuse_rows_outside` too.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pyspark.errors import AnalysisException
@@ -42,6 +44,16 @@ class PathReplaceWhereUnsupported(AnalysisException):
         )
 
 
+def refuse_rows_outside(spark: Any, statement: str, query: Callable[[str], Any]) -> None:
+    """Refuse an `INSERT INTO ... REPLACE WHERE` statement whose rows do not all match its
+    condition; `query` runs SQL on `spark` without this check."""
+    match = REPLACE_WHERE_SQL.match(statement)
+    if match:
+        rows, columns = query(match["query"]), spark.table(match["table"]).columns
+        if len(rows.columns) == len(columns):  # else the statement itself names the error
+            _check_conforms(rows.toDF(*columns), match["condition"])  # by position, as INSERT
+
+
 def _check_conforms(rows: Any, condition: str) -> None:
     """Refuse rows for which the condition is false, as Delta's constraint check does."""
     if rows.filter(f"NOT ({condition})").limit(1).count():
@@ -66,11 +78,8 @@ def install() -> None:
     save_as_table, save, sql = DataFrameWriter.saveAsTable, DataFrameWriter.save, SparkSession.sql
 
     def checked_sql(self, sqlQuery: str, args: Any = None, **kwargs: Any):
-        match = REPLACE_WHERE_SQL.match(sqlQuery)
-        if match and not args and not kwargs:
-            rows, columns = sql(self, match["query"]), self.table(match["table"]).columns
-            if len(rows.columns) == len(columns):  # else the statement itself names the error
-                _check_conforms(rows.toDF(*columns), match["condition"])  # by position, as INSERT
+        if not args and not kwargs:
+            refuse_rows_outside(self, sqlQuery, lambda query: sql(self, query))
         return sql(self, sqlQuery, args, **kwargs)
 
     def save_as_table_replacing(self, name: str, format: str | None = None,

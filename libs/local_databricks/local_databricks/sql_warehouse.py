@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from local_databricks.engine import Engine, journal_changes
+from local_databricks import selective_overwrite
 from local_databricks.layout import StateLayout
 from local_databricks.sql_text import bind_parameters
 from local_databricks.unity_catalog import HIVE_METASTORE, UnityCatalog
@@ -216,7 +217,9 @@ class Warehouse:
             # A session may name a schema its first statements create (dbt does).
             schema = session_schema
         spark.sql(f"USE SCHEMA {_quote(schema)}")
-        frame = spark.sql(bind_parameters(statement.text, statement.parameters))
+        text = bind_parameters(statement.text, statement.parameters)
+        selective_overwrite.refuse_rows_outside(spark, text, spark.sql)
+        frame = spark.sql(text)
         if statement.row_limit:
             frame = frame.limit(statement.row_limit + 1)
         if statement.done:  # canceled while the compute started: its interrupt found no query
