@@ -195,9 +195,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _client(profile: str | None) -> WorkspaceClient:
     try:
-        return WorkspaceClient(profile=profile)
+        client = WorkspaceClient(profile=profile)
     except ValueError as error:  # the SDK's message says which settings it tried
         raise DeployError(f"no Databricks credentials ({error})") from None
+    try:
+        client.config.authenticate()  # OAuth signs in here, before the plan reads anything
+    except ValueError as error:
+        raise DeployError(
+            f"{client.config.host} refused the sign-in ({client.config.auth_type}: {error}); "
+            "check DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET (a service principal's "
+            "OAuth secret), DATABRICKS_TOKEN or the profile"
+        ) from None
+    return client
 
 
 if __name__ == "__main__":

@@ -21,6 +21,10 @@ class EmulatorEndpoint:
     host: str
     port: int
     token: str
+    # The service principal the emulator signs in with OAuth M2M (unknown for a server this
+    # process did not start).
+    client_id: str = ""
+    client_secret: str = ""
 
     @property
     def url(self) -> str:
@@ -79,7 +83,8 @@ class EmulatorProcess:
         except BaseException:  # Ctrl-C included: never leave the server running
             self.__exit__(None, None, None)
             raise
-        return EmulatorEndpoint(info["host"], info["port"], info["token"])
+        return EmulatorEndpoint(info["host"], info["port"], info["token"], info["client_id"],
+                                info["client_secret"])
 
     def __exit__(self, *exc_info) -> None:
         if self.process and self.process.poll() is None:

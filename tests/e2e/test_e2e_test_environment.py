@@ -15,11 +15,11 @@ dbt: dbt-databricks reaches the emulator's SQL warehouse but stops at the connec
 command `SHOW TABLES IN CATALOG ... SCHEMA LIKE ...`, which Sail cannot parse, so the dbt DAGs
 are imported and checked for the test payloads, and their credentials path is proven with
 `dbt-runner debug --target test` (dbt's connection check: profile, `select 1` on the
-warehouse) in the dbt_daily_build task's own payload. Three emulator-only changes to that
-payload's cluster env, nothing else: the emulator has no OAuth endpoint, so the scope's token
-replaces the client id and secret (the token alternative of [dbt.credentials]); and
-DBT_DATABRICKS_CONNECTION_PARAMETERS selects the connector's SEA backend with inline results.
-dbt's session runs in the test catalog (dataplatform_test). The tables the notebooks wrote are
+warehouse) in the dbt_daily_build task's own payload. dbt signs in as on the test workspace:
+OAuth M2M with the service principal's client id and secret from the scope. One emulator-only
+change to that payload's cluster env, nothing else: DBT_DATABRICKS_CONNECTION_PARAMETERS
+selects the connector's SEA backend with inline results. dbt's session runs in the test catalog
+(dataplatform_test). The tables the notebooks wrote are
 read on a cluster.
 """
 
@@ -37,7 +37,6 @@ from local_stack.publish import publish
 
 BUNDLE_DAGS = "mwaa/test/dags"  # dist-relative, as the packaged bundle lays it out
 LOGICAL_DATE = datetime(2025, 4, 2, tzinfo=UTC)
-EMULATOR_TOKEN_KEY = "token"  # the scope's extra key: the emulator authenticates tokens only
 SEA_CONNECTION = {"use_sea": True, "use_cloud_fetch": False, "enable_telemetry": False}
 
 
@@ -65,9 +64,8 @@ def test_env(stack, workspace) -> Iterator:
         publish(stack.emulator, NOTEBOOKS, [artifact(dbt_runner_wheel())], environment="test")
         credentials = env.dbt.credentials
         for key, value in {
-            credentials.client_id_key: "emulator-has-no-oauth",
-            credentials.client_secret_key: "emulator-has-no-oauth",
-            EMULATOR_TOKEN_KEY: stack.emulator.token,
+            credentials.client_id_key: stack.emulator.client_id,
+            credentials.client_secret_key: stack.emulator.client_secret,
         }.items():
             workspace.secrets.put_secret(credentials.scope, key, string_value=value)
         yield env
@@ -157,15 +155,11 @@ def test_dbt_dags_carry_the_test_payloads(test_env):
 
 
 def emulator_dbt_cluster(env) -> dict:
-    """The test environment's dbt cluster as the project's builder makes it, with the scope's
-    token in place of the OAuth client (the emulator has no OAuth endpoint) and the connector on
-    its SEA backend (see the module docstring)."""
+    """The test environment's dbt cluster as the project's builder makes it, with the connector
+    on its SEA backend (see the module docstring)."""
     from dataplatform.clusters import dbt_cluster
 
-    credentials = env.dbt.credentials.model_copy(update={
-        "client_id_key": None, "client_secret_key": None, "token_key": EMULATOR_TOKEN_KEY})
-    cluster = dbt_cluster(env.model_copy(update={
-        "dbt": env.dbt.model_copy(update={"credentials": credentials})}))
+    cluster = dbt_cluster(env)
     cluster["spark_env_vars"].update(
         DBT_DATABRICKS_CONNECTION_PARAMETERS=json.dumps(SEA_CONNECTION)
     )
@@ -189,6 +183,8 @@ def test_dbt_test_target_connects_with_credentials_from_the_secret_scope(
     sent = workspace.jobs.get_run(run.run_id).tasks[0].new_cluster.spark_env_vars
     # Airflow sent references only; the emulator resolved them from the scope at cluster start.
     assert sent["DATABRICKS_HOST"] == f"{{{{secrets/{scope}/host}}}}"
-    assert sent["DATABRICKS_TOKEN"] == f"{{{{secrets/{scope}/{EMULATOR_TOKEN_KEY}}}}}"
+    credentials = test_env.dbt.credentials
+    assert sent["DATABRICKS_CLIENT_ID"] == f"{{{{secrets/{scope}/{credentials.client_id_key}}}}}"
+    assert "DATABRICKS_TOKEN" not in sent
     stack.wait_for_log(run.run_id, "OK connection ok")
     stack.wait_for_log(run.run_id, "All checks passed!")

@@ -47,10 +47,12 @@ def test_workspace(workspace):
 
 @pytest.fixture
 def deploy(emulator, monkeypatch, capsys, tmp_path):
-    """`deploy("plan"|"apply", *args)` -> (exit status, stdout, stderr) of the CLI."""
+    """`deploy("plan"|"apply", *args)` -> (exit status, stdout, stderr) of the CLI, signed in as
+    the pipeline signs in: a service principal's OAuth M2M client id and secret."""
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
     monkeypatch.setenv("DATABRICKS_HOST", emulator.url)
-    monkeypatch.setenv("DATABRICKS_TOKEN", emulator.token)
+    monkeypatch.setenv("DATABRICKS_CLIENT_ID", emulator.client_id)
+    monkeypatch.setenv("DATABRICKS_CLIENT_SECRET", emulator.client_secret)
 
     def run(command: str, *args: str, environment: str = ENVIRONMENT) -> tuple[int, str, str]:
         capsys.readouterr()
@@ -172,6 +174,16 @@ def test_a_job_whose_notebook_is_not_deployed_is_refused(test_workspace, deploy,
     assert status == 2, out + err
     notebook_dir = test_workspace.databricks.notebook_dir
     assert f"job test.raw_checks: task check_raw runs {notebook_dir}/check_raw, which is not" in err
+
+
+def test_a_service_principal_whose_secret_is_wrong_is_told_so(deploy, monkeypatch):
+    monkeypatch.setenv("DATABRICKS_CLIENT_SECRET", "dose-a-rotated-secret")
+
+    status, out, err = deploy("plan", "--git-sha", SHA_1)
+
+    assert status == 2, out + err
+    assert "refused the sign-in (oauth-m2m: invalid_client: Client authentication failed)" in err
+    assert "DATABRICKS_CLIENT_ID" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("environment", ["local", "test", "prod"])

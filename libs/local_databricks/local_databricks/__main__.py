@@ -1,6 +1,7 @@
 """Command line.
 
-`python -m local_databricks serve --port N --state-dir DIR [--token T]`: the API server.
+`python -m local_databricks serve --port N --state-dir DIR [--token T]`: the API server; it also
+signs in one service principal with OAuth M2M (`--client-id`/`--client-secret`, default random).
 `python -m local_databricks compute --state-dir DIR`: one compute for tools such as dbt; prints
 {"spark_remote": ...} (also written to DIR/compute.json).
 """
@@ -26,6 +27,7 @@ from local_databricks.jobs_api import JobsApi, JobStore
 from local_databricks import limits
 from local_databricks.layout import StateLayout, hold_state_dir, write_private
 from local_databricks.lifeline import exit_with_parent
+from local_databricks.oauth import OAuthServer, ServicePrincipal
 from local_databricks.processes import ProcessLedger
 from local_databricks.run_links import RunLinks
 from local_databricks.scheduler import Scheduler
@@ -53,6 +55,7 @@ def serve(args: argparse.Namespace) -> None:
     for leftover in ProcessLedger(layout.processes_file).end_orphans():
         logging.warning("stopped %s, left running by a server that was killed", leftover)
     token = args.token or os.environ.get("LOCAL_DATABRICKS_TOKEN") or secrets.token_urlsafe(24)
+    principal = service_principal(args)
     faults = FaultInjector()
     for text in args.fault:
         faults.add(parse_cli_fault(text))
@@ -88,6 +91,7 @@ def serve(args: argparse.Namespace) -> None:
         usage,
         apis,
         sql_api,
+        OAuthServer(principal),
     )
     httpd = make_server(
         args.host, args.port, emulator, args.in_container, tuple(args.allowed_host)
@@ -95,7 +99,8 @@ def serve(args: argparse.Namespace) -> None:
     host, port = httpd.server_address[:2]
     base_url = f"http://{host}:{port}"
     links.base_url = sql_api.base_url = base_url
-    info = {"url": base_url, "host": host, "port": port, "token": token, "pid": os.getpid()}
+    info = {"url": base_url, "host": host, "port": port, "token": token, "pid": os.getpid(),
+            "client_id": principal.client_id, "client_secret": principal.client_secret}
     write_private(layout.server_file, json.dumps(info))
     print(f"local databricks serving on {base_url} (state {layout.root})", flush=True)
 
@@ -110,6 +115,19 @@ def serve(args: argparse.Namespace) -> None:
         scheduler.shutdown()
         warehouse.stop()
         httpd.server_close()
+
+
+def service_principal(args: argparse.Namespace) -> ServicePrincipal:
+    """The principal OAuth M2M signs in: both flags (or their variables), or neither (random)."""
+    client_id = args.client_id or os.environ.get("LOCAL_DATABRICKS_CLIENT_ID")
+    client_secret = args.client_secret or os.environ.get("LOCAL_DATABRICKS_CLIENT_SECRET")
+    if client_id and client_secret:
+        return ServicePrincipal(client_id, client_secret)
+    if client_id or client_secret:
+        raise ValueError("--client-id and --client-secret (or LOCAL_DATABRICKS_CLIENT_ID and "
+                         "LOCAL_DATABRICKS_CLIENT_SECRET) go together: give both, or neither "
+                         "for a random service principal")
+    return ServicePrincipal.generated()
 
 
 def compute(args: argparse.Namespace) -> None:
@@ -146,6 +164,14 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd.add_argument("--state-dir", required=True)
     serve_cmd.add_argument(
         "--token", help="bearer token (default: LOCAL_DATABRICKS_TOKEN or random)"
+    )
+    serve_cmd.add_argument(
+        "--client-id", help="the OAuth M2M service principal's client id (default: "
+        "LOCAL_DATABRICKS_CLIENT_ID or random; written to server.json with its secret)"
+    )
+    serve_cmd.add_argument(
+        "--client-secret",
+        help="its OAuth secret (default: LOCAL_DATABRICKS_CLIENT_SECRET or random)",
     )
     serve_cmd.add_argument("--engine", default="sail", choices=sorted(ENGINES))
     serve_cmd.add_argument(

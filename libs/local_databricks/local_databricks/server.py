@@ -6,7 +6,9 @@ a JSON body (the provider's deferrable trigger sends a body). Every request is c
 of cost: its Host header (a page on another site that rebinds its name to 127.0.0.1 is
 refused), its Content-Length, then its token, and only then is its body read, up to the route's
 limit (request_body.py). The run pages (/run/<id>) are HTML for a browser: they take the token or
-the signed link runs/get returns (run_links.py).
+the signed link runs/get returns (run_links.py). A service principal's OAuth sign-in (oauth.py)
+is answered before any token is asked for, as a workspace does; its access tokens are accepted
+like the token.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from databricks.sdk.service import catalog, compute, files, jobs, workspace
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
-from local_databricks import request_body, run_page
+from local_databricks import oauth, request_body, run_page
 from local_databricks.clusters_api import ClustersApi
 from local_databricks.errors import ApiError, invalid, not_found
 from local_databricks.faults import FaultInjector
@@ -67,8 +69,10 @@ class Emulator:
         usage: UsageLedger,
         apis: tuple[Any, ...] = (),
         sql_api: SqlApi | None = None,
+        oauth_server: oauth.OAuthServer | None = None,
     ) -> None:
         self.token, self.scheduler, self.faults, self.usage = token, scheduler, faults, usage
+        self.oauth = oauth_server
         self.jobs_api, self.workspace_api = jobs_api, workspace_api
         self.routes: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
         # Routes with path parameters (unity-catalog/catalogs/{name}, sql/statements/<id>...):
@@ -131,8 +135,9 @@ class EmulatorApp:
     def _handle(self, request: Request, path: str) -> tuple[int, dict[str, str], bytes]:
         self._check_host(request)
         request_body.declared_length(request)
-        if path == "/.well-known/databricks-config":
-            raise ApiError(404, "ENDPOINT_NOT_FOUND", "No workspace config here")
+        if path.endswith(oauth.HOST_METADATA_PATH) or path in (oauth.DISCOVERY_PATH,
+                                                                oauth.TOKEN_PATH):
+            return self._oauth(request, path)
         if path.startswith("/run/"):
             return self._run_page(request, path)
         self._authenticate(request)
@@ -156,8 +161,30 @@ class EmulatorApp:
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             raise ApiError(401, "UNAUTHENTICATED", "Missing bearer token in Authorization header")
-        if not hmac.compare_digest(header[len("Bearer ") :].encode(), self.emulator.token.encode()):
+        token = header[len("Bearer ") :]
+        if not (hmac.compare_digest(token.encode(), self.emulator.token.encode())
+                or (self.emulator.oauth is not None and self.emulator.oauth.accepts(token))):
             raise ApiError(403, "PERMISSION_DENIED", "Invalid access token.")
+
+    def _oauth(self, request: Request, path: str) -> tuple[int, dict[str, str], bytes]:
+        """The unauthenticated sign-in endpoints: host metadata, OIDC discovery, token."""
+        server = self.emulator.oauth
+        method = "POST" if path == oauth.TOKEN_PATH else "GET"
+        if server is None or request.method != method:
+            raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{request.method} {path}'")
+        base_url = request.host_url.rstrip("/")
+        if path.endswith(oauth.HOST_METADATA_PATH):
+            return _json(server.host_metadata(base_url))
+        if path == oauth.DISCOVERY_PATH:
+            return _json(server.discovery(base_url))
+        body = request_body.read(request, request_body.DEFAULT_LIMIT)
+        try:
+            answer = server.issue(request.headers.get("Authorization", ""),
+                                  request.headers.get("Content-Type", ""), body)
+        except oauth.OAuthError as error:
+            return error.status, {"Content-Type": "application/json"}, json.dumps(
+                error.body()).encode()
+        return _json(answer)
 
     def _route(self, request: Request, path: str) -> tuple[int, dict[str, str], bytes]:
         method, query = request.method, _query(request)
