@@ -48,8 +48,9 @@ def dag_bag(monkeypatch):
 
 @pytest.fixture
 def render():
-    """Return ``render(task, run_id=..., try_number=..., logical_date=..., run_after=...)``: the
-    task with its template fields rendered as a worker renders them before execute().
+    """Return ``render(task, run_id=..., try_number=..., logical_date=..., run_after=...,
+    ti_id=...)``: the task with its template fields rendered as a worker renders them before
+    execute().
 
     ``logical_date=None`` is a run without one (asset-triggered, or manual with a null date):
     Airflow then leaves ``ds``, ``logical_date`` and the data interval out of the context.
@@ -57,8 +58,13 @@ def render():
     from airflow.sdk.api.datamodels._generated import DagRun, TIRunContext
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
-    def _render(task, run_id=RUN_ID, try_number=1, logical_date=LOGICAL_DATE, run_after=None):
+    def _render(task, run_id=RUN_ID, try_number=1, logical_date=LOGICAL_DATE, run_after=None,
+                ti_id=None):
         task = task.prepare_for_execution()  # rendering mutates: keep the DAG's task pristine
+        # Airflow's id of this try of the task instance: the same for the same try, unless the
+        # DAG run was created again (`ti_id` then gives the new one).
+        ti_id = ti_id or uuid.uuid5(uuid.NAMESPACE_URL,
+                                    f"{task.dag_id}/{task.task_id}/{run_id}/{try_number}")
         run_after = run_after or logical_date or LOGICAL_DATE
         dag_run = DagRun(
             dag_id=task.dag_id,
@@ -76,7 +82,7 @@ def render():
             partition_key=None,
         )
         ti = RuntimeTaskInstance.model_construct(
-            id=uuid.uuid4(),
+            id=ti_id,
             task_id=task.task_id,
             dag_id=task.dag_id,
             run_id=run_id,

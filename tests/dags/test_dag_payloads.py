@@ -1,6 +1,7 @@
 """Rendered Databricks payloads per environment: clusters, names, tables, dates, retry tokens."""
 
 import re
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -93,6 +94,9 @@ def test_idempotency_token_differs_per_try_so_a_failed_run_is_not_returned_again
     assert token(try_number=1) == first  # the same try renders the same token
     assert token(try_number=2) != first
     assert token(run_id="manual__2025-03-14T09:00:00+00:00") != first
+    # The DAG run deleted and created again under its run_id (as Airflow's backfill may do): its
+    # task starts again at try 1, with a new task instance id, and must not get the old run back.
+    assert token(try_number=1, ti_id=uuid.uuid4()) != first
     other = dag_bag("prod").dags["dbt_daily_build"].get_task("dbt_build")
     assert render(other).json["idempotency_token"] != first
 

@@ -1,6 +1,7 @@
 """The jobs defined as code, per environment, and the DAG that runs one by name."""
 
 import json
+import uuid
 
 import pytest
 
@@ -46,5 +47,6 @@ def test_the_dag_runs_the_deployed_job_by_name_with_a_token_per_try(dag_bag, ren
     token = rendered.idempotency_token
     assert render(task, try_number=1).idempotency_token == token
     assert render(task, try_number=2).idempotency_token != token
+    assert render(task, ti_id=uuid.uuid4()).idempotency_token != token  # the DAG run made anew
     other = dag_bag(env_name).dags["notebook_orders_ingest"].get_task("ingest_raw")
     assert render(other).json["idempotency_token"] != token

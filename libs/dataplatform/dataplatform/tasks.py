@@ -7,14 +7,14 @@ from typing import Any
 
 from dataplatform.config import Environment
 
-# One token per try: a retry after a FAILED or CANCELED run submits a fresh run (Databricks returns
-# the existing run for a known token whatever its state). A retry while the run is still active
+# One token per try of a task instance: its id, which Airflow makes anew for every try. A retry
+# after a FAILED or CANCELED run submits a fresh run (Databricks returns the existing run for a
+# known token whatever its state), and so does a DAG run deleted and created again under the same
+# run_id (its tasks start again at try 1: a token of run_id and try number would get back the old
+# run, and the task would succeed without doing its work). A retry while the run is still active
 # re-attaches to it through the run id the operator keeps in task state (``operators.submit_run``),
-# not through the token. uuid5 keeps it within the Jobs API's 64-character limit.
-IDEMPOTENCY_TOKEN = (
-    "{{ macros.uuid.uuid5(macros.uuid.NAMESPACE_URL, "
-    "[dag.dag_id, task.task_id, run_id, ti.try_number] | join('/')) }}"
-)
+# not through the token. A UUID is within the Jobs API's 64-character limit.
+IDEMPOTENCY_TOKEN = "{{ ti.id }}"
 
 # The day a run processes: its logical date, or, for runs that have none (asset-triggered runs,
 # manual runs triggered with ``logical_date: null``), the day it was queued to run.
