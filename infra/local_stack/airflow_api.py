@@ -132,6 +132,11 @@ class AirflowApi:
     def dag_runs(self, dag_id: str, **query: Any) -> list[dict]:
         return self.get(f"/dags/{dag_id}/dagRuns", limit=1000, **query)["dag_runs"]
 
+    def delete_run(self, dag_id: str, run_id: str) -> None:
+        """Delete a DAG run and its task instances, as the UI's Delete does."""
+        run = urllib.parse.quote(run_id, safe="")
+        self.request("DELETE", f"/api/v2/dags/{dag_id}/dagRuns/{run}")
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         path = f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances"
         return self.get(path, limit=1000)["task_instances"]

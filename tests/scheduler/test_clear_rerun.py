@@ -1,6 +1,7 @@
 """Clearing a finished Databricks task in Airflow (the UI's Clear, here through the REST API)
 runs it again: the new try carries a new idempotency token, so Databricks starts a fresh run,
-and the data it writes for the run's date is the same as the first try's."""
+and the data it writes for the run's date is the same as the first try's. So does a DAG run
+deleted and run again under the same run_id, whose task starts again at try 1."""
 
 from __future__ import annotations
 
@@ -50,3 +51,21 @@ def test_clearing_a_finished_task_starts_a_fresh_databricks_run_writing_the_same
     # ingest_raw writes 5 customers and 6 orders a day, a payment for each order not returned.
     assert (written["customers"][day][0], written["orders"][day][0]) == (5, 6)
     assert 0 < written["payments"][day][0] <= 6
+
+
+def test_a_day_whose_run_was_deleted_runs_again_on_databricks(api, emulator):
+    api.set_paused(INGEST, False)
+    day, run_id = datetime(2025, 3, 21, tzinfo=UTC), "manual__a-day-run-again"
+    first_run = api.wait_for_run(INGEST, api.trigger(INGEST, day, dag_run_id=run_id)["dag_run_id"])
+    assert first_run["state"] == "success", failed_tasks(api, first_run)
+    (first,) = databricks_run_ids(api, first_run)
+
+    api.delete_run(INGEST, run_id)
+    again = api.wait_for_run(INGEST, api.trigger(INGEST, day, dag_run_id=run_id)["dag_run_id"])
+
+    assert again["state"] == "success", failed_tasks(api, again)
+    (ti,) = api.task_instances(INGEST, run_id)
+    assert ti["try_number"] == 1  # the same run_id and try number as the deleted run's task
+    (second,) = databricks_run_ids(api, again)
+    assert second != first, "the deleted run's Databricks run was returned, nothing ran"
+    assert emulator.run(second)["state"]["result_state"] == "SUCCESS"
