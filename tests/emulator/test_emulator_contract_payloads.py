@@ -136,6 +136,12 @@ REFUSALS = {
         "INVALID_PARAMETER_VALUE",
         "depends on unknown task 'b'",
     ),
+    "idempotency_token over 64 characters": (
+        "jobs/runs/submit",
+        _submit_task(**NOTEBOOK) | {"idempotency_token": "t" * 65},
+        "INVALID_PARAMETER_VALUE",
+        "idempotency_token must have at most 64 characters; it has 65",
+    ),
     "reset of an unknown job": (
         "jobs/reset",
         {"job_id": 987654, "new_settings": {"name": "x"}},

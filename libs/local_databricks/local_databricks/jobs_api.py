@@ -195,7 +195,7 @@ class JobsApi:
         """jobs/run-now; a known ``idempotency_token`` returns the run it started, whatever its
         state (as runs/submit)."""
         with self._idempotency_lock:
-            token = body.get("idempotency_token")
+            token = _idempotency_token(body)
             if token and token in self._idempotency:
                 run, _ = self._find(self._idempotency[token])
                 return {"run_id": run.run_id, "number_in_job": run.number_in_job}
@@ -233,7 +233,7 @@ class JobsApi:
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._idempotency_lock:
-            token = body.get("idempotency_token")
+            token = _idempotency_token(body)
             if token and token in self._idempotency:
                 return {"run_id": self._idempotency[token]}
             run_id = self._submit(body)
@@ -365,6 +365,18 @@ class JobsApi:
             raise ApiError(400, "INVALID_STATE", f"Run {run.run_id} is active; cancel it first")
         self.scheduler.delete(run)
         return {}
+
+
+MAX_IDEMPOTENCY_TOKEN_LENGTH = 64  # "This token must have at most 64 characters."
+
+
+def _idempotency_token(body: dict[str, Any]) -> str | None:
+    """The request's idempotency token, refused when longer than the Jobs API allows."""
+    token = body.get("idempotency_token")
+    if token and len(token) > MAX_IDEMPOTENCY_TOKEN_LENGTH:
+        raise invalid(f"idempotency_token must have at most {MAX_IDEMPOTENCY_TOKEN_LENGTH} "
+                      f"characters; it has {len(token)}")
+    return token
 
 
 _SUBMIT_ENVELOPE = {
