@@ -41,8 +41,8 @@ def publish(emulator: EmulatorEndpoint, notebooks: list[Path], wheels: list[Path
 def fill_dbt_scope(client, emulator: EmulatorEndpoint, env) -> str | None:
     """Put the emulator's SQL warehouse credentials into the environment's dbt secret scope, the
     way a workspace admin fills it once: the dbt cluster's `{{secrets/...}}` references then
-    resolve as on Databricks. The emulator authenticates tokens only, so an OAuth client id and
-    secret are not written (callers that need them put their own)."""
+    resolve as on Databricks. The keys the environment names get the token, or the emulator's
+    service principal (OAuth M2M client id and secret) when this process started the emulator."""
     from databricks.sdk.errors import ResourceAlreadyExists
 
     credentials = env.dbt.credentials
@@ -58,9 +58,11 @@ def fill_dbt_scope(client, emulator: EmulatorEndpoint, env) -> str | None:
         credentials.host_key: f"http://127.0.0.1:{emulator.port}/local",
         credentials.http_path_key: warehouse.odbc_params.path,
         credentials.token_key: emulator.token,
+        credentials.client_id_key: emulator.client_id,
+        credentials.client_secret_key: emulator.client_secret,
     }
     for key, value in values.items():
-        if key is not None:
+        if key is not None and value:
             client.secrets.put_secret(credentials.scope, key, string_value=value)
     return credentials.scope
 

@@ -60,14 +60,9 @@ def test_env(stack, workspace) -> Iterator:
             workspace.catalogs.create(env.unity_catalog.catalog)
         except ResourceConflict:
             pass
-        # Also fills the dbt scope with the warehouse's host and HTTP path.
+        # Also fills the dbt scope: the warehouse's host and HTTP path, and the emulator's
+        # service principal under test.toml's client id and secret keys.
         publish(stack.emulator, NOTEBOOKS, [artifact(dbt_runner_wheel())], environment="test")
-        credentials = env.dbt.credentials
-        for key, value in {
-            credentials.client_id_key: stack.emulator.client_id,
-            credentials.client_secret_key: stack.emulator.client_secret,
-        }.items():
-            workspace.secrets.put_secret(credentials.scope, key, string_value=value)
         yield env
 
 
