@@ -114,14 +114,18 @@ def progress(line: str) -> None:
 
 
 def serving_emulator(url: str, parser: argparse.ArgumentParser) -> EmulatorEndpoint:
-    """The endpoint of an emulator another process runs; refused unless URL and token are set."""
+    """The endpoint of an emulator another process runs; refused unless URL and token are set.
+    Its service principal (for environments whose dbt signs in with OAuth) comes from
+    LOCAL_DATABRICKS_CLIENT_ID and LOCAL_DATABRICKS_CLIENT_SECRET when they are set."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != "http" or not parts.hostname or not parts.port:
         parser.error(f"--emulator-url {url!r}: expected http://HOST:PORT")
     token = os.environ.get("LOCAL_DATABRICKS_TOKEN")
     if not token:
         parser.error("--emulator-url needs LOCAL_DATABRICKS_TOKEN, the token the emulator serves")
-    return EmulatorEndpoint(parts.hostname, parts.port, token)
+    return EmulatorEndpoint(parts.hostname, parts.port, token,
+                            os.environ.get("LOCAL_DATABRICKS_CLIENT_ID", ""),
+                            os.environ.get("LOCAL_DATABRICKS_CLIENT_SECRET", ""))
 
 
 def main(argv: list[str] | None = None) -> int:

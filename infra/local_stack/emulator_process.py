@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_stack.processes import stop_with_parent
@@ -24,7 +24,7 @@ class EmulatorEndpoint:
     # The service principal the emulator signs in with OAuth M2M (unknown for a server this
     # process did not start).
     client_id: str = ""
-    client_secret: str = ""
+    client_secret: str = field(default="", repr=False)
 
     @property
     def url(self) -> str:

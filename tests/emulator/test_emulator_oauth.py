@@ -99,6 +99,19 @@ def test_the_token_endpoint_answers_as_oauth_does(emulator):
     }
 
 
+def test_malformed_credentials_are_refused_not_failed_on(emulator):
+    url = emulator["url"]
+    for token in ("local-oauth.\u00b2.00", "local-oauth." + "9" * 5000 + ".00", "local-oauth."):
+        assert list_jobs_status(url, token) == 403
+    request = urllib.request.Request(
+        f"{url}/oidc/v1/token", b"grant_type=client_credentials",
+        {"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Basic \u00e9"},
+        method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert (refused.value.code, json.load(refused.value)["error"]) == (401, "invalid_client")
+
+
 def test_a_forged_token_or_one_of_a_former_secret_is_refused(tmp_path):
     grant = {"grant_type": "client_credentials", "scope": "all-apis"}
     first = ("11111111-2222-3333-4444-555555555555", "dose" + "a" * 64)

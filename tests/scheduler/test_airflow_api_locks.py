@@ -106,7 +106,7 @@ def test_a_lock_that_outlasts_the_wait_is_answered_as_it_is(airflow):
 
 
 def test_backfill_creation_leaves_its_lock_to_the_backfill_command(airflow):
-    airflow.answers = [LOCKED, {"id": 1}]
+    airflow.answers = [LOCKED, (201, {"id": 1})]
 
     with pytest.raises(AirflowApiError) as raised:
         client(airflow).create_backfill("notebook_orders_ingest", datetime(2025, 4, 1),

@@ -3,7 +3,7 @@
 Test and prod deploys, and dbt's warehouse connection, sign in as a service principal with a
 client id and secret (OAuth M2M). databricks-sdk finds the token endpoint in two steps, both
 unauthenticated: the host metadata (`/.well-known/databricks-config`, whose `oidc_endpoint` it
-needs since 0.156) and the OIDC discovery document (`/oidc/.well-known/oauth-authorization-server`).
+needs) and the OIDC discovery document (`/oidc/.well-known/oauth-authorization-server`).
 It then posts `grant_type=client_credentials&scope=all-apis` to `/oidc/v1/token` with the client
 id and secret as HTTP Basic credentials (or as form fields), and sends the access token it gets
 as a bearer token until shortly before it expires.
@@ -20,17 +20,17 @@ user-to-machine flow (a browser sign-in) is not emulated.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
 
 TOKEN_LIFETIME_SECONDS = 3600
 TOKEN_PREFIX = "local-oauth."
+MAX_EXPIRY_DIGITS = 12  # seconds since the epoch for the next thirty thousand years
 SCOPES = ("all-apis", "sql")
 HOST_METADATA_PATH = "/.well-known/databricks-config"
 DISCOVERY_PATH = "/oidc/.well-known/oauth-authorization-server"
@@ -51,7 +51,7 @@ class OAuthError(Exception):
 @dataclass(frozen=True)
 class ServicePrincipal:
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
 
     @classmethod
     def generated(cls) -> ServicePrincipal:
@@ -106,7 +106,8 @@ class OAuthServer:
     def accepts(self, token: str) -> bool:
         """An access token this server issued that has not expired."""
         expiry, _, signature = token.removeprefix(TOKEN_PREFIX).partition(".")
-        if not token.startswith(TOKEN_PREFIX) or not expiry.isdigit():
+        if not (token.startswith(TOKEN_PREFIX) and expiry.isascii() and expiry.isdigit()
+                and len(expiry) <= MAX_EXPIRY_DIGITS):
             return False
         return (hmac.compare_digest(signature.encode(), self._signature(int(expiry)).encode())
                 and int(expiry) > time.time())
@@ -117,14 +118,15 @@ class OAuthServer:
 
 
 def _client_credentials(authorization: str, form: dict[str, str]) -> tuple[str, str]:
-    """(client id, secret) from HTTP Basic credentials, else from the form's fields."""
+    """(client id, secret) from HTTP Basic credentials (as databricks-sdk and the Airflow
+    provider send them: not form-encoded first), else from the form's fields."""
     if authorization.startswith("Basic "):
         try:
             decoded = base64.b64decode(authorization[len("Basic "):], validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64, not ASCII, not UTF-8
             raise OAuthError(401, "invalid_client", "Client authentication failed") from None
         client_id, _, secret = decoded.partition(":")
-        return unquote(client_id), unquote(secret)
+        return client_id, secret
     if "client_id" in form:
         return form["client_id"], form.get("client_secret", "")
     raise OAuthError(401, "invalid_client", "Client authentication failed: send the client id "

@@ -178,13 +178,13 @@ class EmulatorApp:
         if path == oauth.DISCOVERY_PATH:
             return _json(server.discovery(base_url))
         body = request_body.read(request, request_body.DEFAULT_LIMIT)
+        no_store = {"Content-Type": "application/json", "Cache-Control": "no-store"}
         try:
             answer = server.issue(request.headers.get("Authorization", ""),
                                   request.headers.get("Content-Type", ""), body)
         except oauth.OAuthError as error:
-            return error.status, {"Content-Type": "application/json"}, json.dumps(
-                error.body()).encode()
-        return _json(answer)
+            return error.status, no_store, json.dumps(error.body()).encode()
+        return 200, no_store, json.dumps(answer).encode()
 
     def _route(self, request: Request, path: str) -> tuple[int, dict[str, str], bytes]:
         method, query = request.method, _query(request)
