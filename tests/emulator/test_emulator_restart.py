@@ -104,6 +104,35 @@ def test_kill_9_mid_run_then_restart(tmp_path: Path) -> None:
         stop_server(proc)
 
 
+def test_the_token_of_a_deleted_run_is_refused_also_after_a_restart(tmp_path: Path) -> None:
+    from databricks.sdk.errors import InvalidParameterValue
+
+    def submit(client: WorkspaceClient) -> int:
+        return client.jobs.submit(run_name="once", idempotency_token="deleted-run-token",
+                                  tasks=[notebook_task("t", "/Users/dev/once")]).response.run_id
+
+    proc, info = start_server(tmp_path)
+    try:
+        client = _client(info)
+        upload_notebook(client, "/Users/dev/once", 'dbutils.notebook.exit("done")')
+        run_id = submit(client)
+        assert wait_done(client, run_id).state.result_state == jobs.RunResultState.SUCCESS
+        client.jobs.delete_run(run_id)
+        for restarted in (False, True):
+            if restarted:
+                stop_server(proc)
+                proc, info = start_server(tmp_path)
+                client = _client(info)
+            try:
+                submit(client)
+            except InvalidParameterValue as refused:
+                assert f"'deleted-run-token' (run {run_id}) was deleted" in str(refused)
+            else:
+                raise AssertionError(f"a deleted run's token started a run (restart: {restarted})")
+    finally:
+        stop_server(proc)
+
+
 def test_state_files_survive_a_kill_during_writes(tmp_path: Path) -> None:
     """Every acknowledged job is there after a kill -9 that lands while jobs.json is rewritten."""
     proc, info = start_server(tmp_path)

@@ -31,6 +31,7 @@ JOBS_PAGE_DEFAULT, JOBS_PAGE_MAX = 20, 100
 ARRAY_PAGE_SIZE = 100
 JOB_ARRAYS = ("tasks", "job_clusters", "parameters", "environments")
 RUN_ARRAYS = ("tasks", "job_clusters", "job_parameters", "repair_history")
+MAX_IDEMPOTENCY_TOKEN_LENGTH = 64  # "This token must have at most 64 characters."
 
 
 class JobStore:
@@ -191,11 +192,23 @@ class JobsApi:
         self.jobs.delete(body["job_id"])
         return {}
 
+    def _idempotency_token(self, body: dict[str, Any]) -> str | None:
+        """The request's idempotency token, refused when longer than the Jobs API allows or when
+        its run was deleted (the service answers those with an error, not a new run)."""
+        token = body.get("idempotency_token")
+        if token and len(token) > MAX_IDEMPOTENCY_TOKEN_LENGTH:
+            raise invalid(f"idempotency_token must have at most {MAX_IDEMPOTENCY_TOKEN_LENGTH} "
+                          f"characters; it has {len(token)}")
+        if token and (deleted := self._idempotency.deleted_run(token)) is not None:
+            raise invalid(f"The run with idempotency_token {token!r} (run {deleted}) was "
+                          "deleted; send another token to start a new run")
+        return token
+
     def run_now(self, body: dict[str, Any]) -> dict[str, Any]:
         """jobs/run-now; a known ``idempotency_token`` returns the run it started, whatever its
         state (as runs/submit)."""
         with self._idempotency_lock:
-            token = _idempotency_token(body)
+            token = self._idempotency_token(body)
             if token and token in self._idempotency:
                 run, _ = self._find(self._idempotency[token])
                 return {"run_id": run.run_id, "number_in_job": run.number_in_job}
@@ -233,7 +246,7 @@ class JobsApi:
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._idempotency_lock:
-            token = _idempotency_token(body)
+            token = self._idempotency_token(body)
             if token and token in self._idempotency:
                 return {"run_id": self._idempotency[token]}
             run_id = self._submit(body)
@@ -365,18 +378,6 @@ class JobsApi:
             raise ApiError(400, "INVALID_STATE", f"Run {run.run_id} is active; cancel it first")
         self.scheduler.delete(run)
         return {}
-
-
-MAX_IDEMPOTENCY_TOKEN_LENGTH = 64  # "This token must have at most 64 characters."
-
-
-def _idempotency_token(body: dict[str, Any]) -> str | None:
-    """The request's idempotency token, refused when longer than the Jobs API allows."""
-    token = body.get("idempotency_token")
-    if token and len(token) > MAX_IDEMPOTENCY_TOKEN_LENGTH:
-        raise invalid(f"idempotency_token must have at most {MAX_IDEMPOTENCY_TOKEN_LENGTH} "
-                      f"characters; it has {len(token)}")
-    return token
 
 
 _SUBMIT_ENVELOPE = {

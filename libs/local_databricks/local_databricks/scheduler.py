@@ -34,6 +34,7 @@ from local_databricks.run_model import SUCCEEDED, Attempt, Run, TaskRun, now_ms
 from local_databricks.run_store import RunStore
 from local_databricks.sql_task import run_sql_task
 from local_databricks.sql_warehouse import Warehouse
+from local_databricks.store import read_json, write_json
 from local_databricks.usage import UsageLedger
 
 
@@ -41,11 +42,15 @@ from local_databricks.usage import UsageLedger
 QUEUED_AT_LIMIT = "Queued due to reaching maximum concurrent runs of the job."
 
 class IdempotencyTokens:
-    """idempotency_token -> run_id, kept on the runs themselves so that it survives a restart."""
+    """idempotency_token -> run_id, kept on the runs themselves so that it survives a restart.
+    The tokens of deleted runs are kept in deleted_run_tokens.json: the Jobs API answers a token
+    whose run was deleted with an error, not with a new run."""
 
     def __init__(self, scheduler: Scheduler) -> None:
         self._scheduler = scheduler
         self._run_ids: dict[str, int] = {}
+        self._deleted_file = scheduler.layout.root / "deleted_run_tokens.json"
+        self._deleted: dict[str, int] = read_json(self._deleted_file, {})
 
     def __contains__(self, token: object) -> bool:
         return token in self._run_ids
@@ -65,6 +70,16 @@ class IdempotencyTokens:
     def remember(self, run: Run) -> None:
         if run.idempotency_token:
             self._run_ids[run.idempotency_token] = run.run_id
+
+    def forget(self, run: Run) -> None:
+        """The run was deleted: its token now names a deleted run."""
+        if run.idempotency_token:
+            self._run_ids.pop(run.idempotency_token, None)
+            self._deleted[run.idempotency_token] = run.run_id
+            write_json(self._deleted_file, self._deleted)
+
+    def deleted_run(self, token: str) -> int | None:
+        return self._deleted.get(token)
 
 
 class Scheduler:
@@ -217,6 +232,7 @@ class Scheduler:
             self.runs.pop(run.run_id, None)
             for task_run_id in [k for k, (r, _) in self.task_runs.items() if r is run]:
                 del self.task_runs[task_run_id]
+        self.idempotency_tokens.forget(run)
         self.store.delete(run.run_id)
 
     # -- the run thread --------------------------------------------------------------------
