@@ -16,11 +16,12 @@ RAW_TABLES = ("customers", "orders", "payments")
 
 
 def tries(api, run_id: str) -> list[tuple[int, str, str | None]]:
-    """(try number, state, error) of every try of the run's ingest task: why a try was added."""
+    """(try number, state, error) of every try of the run's ingest task, first try first: why a
+    try was added."""
     path = f"/dags/{INGEST}/dagRuns/{quote(run_id, safe='')}/taskInstances/ingest_raw/tries"
     return [(t["try_number"], t["state"], api.task_error(INGEST, run_id, "ingest_raw",
                                                           t["try_number"]))
-            for t in api.get(path)["task_instances"]]
+            for t in sorted(api.get(path)["task_instances"], key=lambda t: t["try_number"])]
 
 
 def raw_rows(emulator) -> dict[str, dict]:
@@ -35,6 +36,7 @@ def test_clearing_a_finished_task_starts_a_fresh_databricks_run_writing_the_same
     assert run["state"] == "success", failed_tasks(api, run)
     (first,) = databricks_run_ids(api, run)
     written = raw_rows(emulator)
+    (before,) = api.task_instances(INGEST, run["dag_run_id"])
 
     (cleared,) = api.clear_tasks(INGEST, run["dag_run_id"], ["ingest_raw"])
     assert cleared["task_id"] == "ingest_raw"
@@ -42,7 +44,8 @@ def test_clearing_a_finished_task_starts_a_fresh_databricks_run_writing_the_same
 
     assert rerun["state"] == "success", failed_tasks(api, rerun)
     (ti,) = api.task_instances(INGEST, run["dag_run_id"])
-    assert ti["try_number"] == 2, tries(api, run["dag_run_id"])
+    # The clear added a try (more than one when Airflow's deferral race, see README, cost one).
+    assert ti["try_number"] > before["try_number"], tries(api, run["dag_run_id"])
     (second,) = databricks_run_ids(api, rerun)
     assert second != first
     assert emulator.run(second)["state"]["result_state"] == "SUCCESS"
@@ -64,8 +67,8 @@ def test_a_day_whose_run_was_deleted_runs_again_on_databricks(api, emulator):
     again = api.wait_for_run(INGEST, api.trigger(INGEST, day, dag_run_id=run_id)["dag_run_id"])
 
     assert again["state"] == "success", failed_tasks(api, again)
-    (ti,) = api.task_instances(INGEST, run_id)
-    assert ti["try_number"] == 1  # the same run_id and try number as the deleted run's task
+    # The task started again at try 1: the run_id and try number of the deleted run's first try.
+    assert tries(api, run_id)[0][0] == 1, tries(api, run_id)
     (second,) = databricks_run_ids(api, again)
     assert second != first, "the deleted run's Databricks run was returned, nothing ran"
     assert emulator.run(second)["state"]["result_state"] == "SUCCESS"
