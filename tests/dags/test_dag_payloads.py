@@ -9,6 +9,7 @@ from conftest import DBT_RUNNER_WHEEL
 
 from dataplatform.clusters import dbt_cluster, new_cluster
 from dataplatform.config import environment_names, load_environment
+from dataplatform.deferral import MinDeferral
 
 ENVIRONMENTS = ["local", "test", "prod"]
 RUN_AFTER = datetime(2025, 3, 15, 2, 7, tzinfo=UTC)
@@ -232,3 +233,16 @@ def test_notebooks_name_tables_by_catalog_from_widgets():
         assert not TWO_LEVEL_TABLE.search(source), f"{notebook.name}: two-level table name"
         if "spark.table(" in source or "saveAsTable(" in source:
             assert 'dbutils.widgets.text("catalog"' in source, notebook.name
+
+
+@pytest.mark.parametrize("env_name", ENVIRONMENTS)
+def test_every_deferrable_task_resumes_no_sooner_than_the_environment_minimum(dag_bag, env_name):
+    minimum = load_environment(env_name).databricks.min_deferral_seconds
+    deferrable = [task for dag in dag_bag(env_name).dags.values() for task in dag.tasks
+                  if getattr(task, "deferrable", False)]
+    assert {type(task).__name__ for task in deferrable} >= {
+        "DurableSubmitRunOperator", "DurableRunNowOperator", "WorkflowNotebookOperator",
+        "WorkflowTaskOperator"}
+    for task in deferrable:
+        assert isinstance(task, MinDeferral), f"{task.dag_id}.{task.task_id} ({type(task)})"
+        assert task.min_deferral_seconds == minimum, f"{task.dag_id}.{task.task_id}"

@@ -17,6 +17,7 @@ conn_id = "databricks_prod"
 notebook_dir = "/Workspace/nb"
 wheel_dir = "/Volumes/w"
 polling_period_seconds = 30
+min_deferral_seconds = 30
 
 [unity_catalog]
 catalog = "dataplatform"

@@ -43,7 +43,7 @@ def durable_try(path: str, store: TaskState, try_number: int) -> int:
 
     operator = DurableSubmitRunOperator(
         task_id="ingest", databricks_conn_id="databricks_local", do_xcom_push=False,
-        deferrable=True, polling_period_seconds=1,
+        deferrable=True, polling_period_seconds=1, min_deferral_seconds=1,
         json={"run_name": "durable", "idempotency_token": f"durable-{path}-{try_number}",
               "tasks": [{"task_key": "main", "notebook_task": {"notebook_path": path}}]},
     )

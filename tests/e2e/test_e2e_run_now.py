@@ -60,7 +60,7 @@ def test_a_retry_while_the_job_run_is_active_reattaches(stack, workspace, notebo
         operator = DurableRunNowOperator(
             task_id="slow", job_name="local.slow_job", databricks_conn_id="databricks_local",
             idempotency_token=f"slow-job-{try_number}", deferrable=True, do_xcom_push=False,
-            polling_period_seconds=1,
+            polling_period_seconds=1, min_deferral_seconds=1,
         )
         try:
             operator.execute(context={"task_state_store": store})

@@ -111,6 +111,8 @@ class Databricks(_Table):
     notebook_dir: AbsolutePath
     wheel_dir: AbsolutePath
     polling_period_seconds: Positive
+    # A deferred task resumes no sooner than this after it deferred (see dataplatform.deferral).
+    min_deferral_seconds: Positive
 
 
 class UnityCatalog(_Table):

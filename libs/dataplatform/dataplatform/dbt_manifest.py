@@ -1,14 +1,14 @@
 """Render a dbt manifest.json as Airflow tasks: one Databricks task per model (or per group of
 models, ``dbt_grouping``).
 
-Every model, seed and snapshot becomes a ``DatabricksTaskOperator`` that runs the dbt-runner
-wheel (``dbt-runner build --select <node> ...``), so a node's tests run right after it and a
-failure points at one model. The tasks are wired by the manifest's ``depends_on`` and sit in one
-``DatabricksWorkflowTaskGroup`` (one Databricks job on one shared job cluster) while the
-selection fits in one job and one cluster; past Databricks' limits (1,000 tasks per job, 150
-tasks at once per cluster) ``dbt_jobs`` splits it into several jobs and clusters, and the groups
-are chained by Airflow dependencies. The dbt-runner wheel is a library of each task, never of
-the shared cluster.
+Every model, seed and snapshot becomes a ``DatabricksTaskOperator`` (``WorkflowTaskOperator``, see
+``deferral``) that runs the dbt-runner wheel (``dbt-runner build --select <node> ...``), so a
+node's tests run right after it and a failure points at one model. The tasks are wired by the
+manifest's ``depends_on`` and sit in one ``DatabricksWorkflowTaskGroup`` (one Databricks job on one
+shared job cluster) while the selection fits in one job and one cluster; past Databricks' limits
+(1,000 tasks per job, 150 tasks at once per cluster) ``dbt_jobs`` splits it into several jobs and
+clusters, and the groups are chained by Airflow dependencies. The dbt-runner wheel is a library of
+each task, never of the shared cluster.
 
 Which task runs which test:
 - a test of one node runs with that node (dbt's ``cautious`` indirect selection picks it up);
@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow.providers.databricks.operators.databricks import DatabricksTaskOperator
 from airflow.providers.databricks.operators.databricks_workflow import (
     DatabricksWorkflowTaskGroup,
 )
@@ -38,6 +37,7 @@ from airflow.sdk import BaseOperator
 from dataplatform.clusters import DEFAULT_JOB_CLUSTER_KEY
 from dataplatform.dbt_graph import DbtGraph, DbtNode, load_graph
 from dataplatform.dbt_grouping import group_models
+from dataplatform.deferral import WorkflowTaskOperator
 from dataplatform.dbt_jobs import (
     SOURCE_TESTS_TASK_ID,
     JobLimits,
@@ -71,6 +71,7 @@ class DbtWorkflowConfig:
     package_name: str = "dbt_runner"
     entry_point: str = "dbt-runner"
     polling_period_seconds: int = 30
+    min_deferral_seconds: int = 30  # see deferral.MinDeferral
     deferrable: bool = True
     extra_job_params: Mapping[str, Any] = field(default_factory=dict)
     limits: JobLimits = JobLimits()
@@ -148,7 +149,7 @@ def _render_job(
     """One task per planned task (building its ``models``), on its planned cluster, wired to
     its parents in the job (the parents in earlier jobs have run when this job starts)."""
     cluster_of = job.cluster_of()
-    tasks: dict[str, DatabricksTaskOperator] = {}
+    tasks: dict[str, WorkflowTaskOperator] = {}
     for task_id in job.tasks:
         key = cluster_key(config.job_cluster_key, cluster_of[task_id])
         if task_id == SOURCE_TESTS_TASK_ID:
@@ -183,8 +184,8 @@ def _job_clusters(config: DbtWorkflowConfig, count: int) -> list[dict[str, Any]]
 
 def _wheel_task(
     task_id: str, dbt_args: Sequence[str], job_cluster_key: str, config: DbtWorkflowConfig
-) -> DatabricksTaskOperator:
-    return DatabricksTaskOperator(
+) -> WorkflowTaskOperator:
+    return WorkflowTaskOperator(
         task_id=task_id,
         task_config={
             "python_wheel_task": python_wheel_task(
@@ -195,6 +196,7 @@ def _wheel_task(
         job_cluster_key=job_cluster_key,
         databricks_conn_id=config.databricks_conn_id,
         polling_period_seconds=config.polling_period_seconds,
+        min_deferral_seconds=config.min_deferral_seconds,
         deferrable=config.deferrable,
     )
 

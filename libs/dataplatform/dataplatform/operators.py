@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from airflow.providers.databricks.operators.databricks import (
-    DatabricksNotebookOperator,
     DatabricksRunNowOperator,
     DatabricksSubmitRunOperator,
     _handle_deferrable_databricks_operator_execution,
@@ -23,6 +22,7 @@ from dataplatform.config import Environment
 from dataplatform.dbt_jobs import JobLimits
 from dataplatform.dbt_graph import selector_tags
 from dataplatform.dbt_manifest import DbtWorkflowConfig, dbt_workflow
+from dataplatform.deferral import MinDeferral, WorkflowNotebookOperator
 from dataplatform.jobs import job_name
 from dataplatform.tasks import (
     IDEMPOTENCY_TOKEN,
@@ -77,12 +77,14 @@ class _DurableDeferral:
         return None
 
 
-class DurableSubmitRunOperator(_DurableDeferral, DatabricksSubmitRunOperator):
-    """``DatabricksSubmitRunOperator``, durable when deferrable (see ``_DurableDeferral``)."""
+class DurableSubmitRunOperator(_DurableDeferral, MinDeferral, DatabricksSubmitRunOperator):
+    """``DatabricksSubmitRunOperator``, durable when deferrable (see ``_DurableDeferral``), with
+    ``deferral.MinDeferral``."""
 
 
-class DurableRunNowOperator(_DurableDeferral, DatabricksRunNowOperator):
-    """``DatabricksRunNowOperator``, durable when deferrable (see ``_DurableDeferral``)."""
+class DurableRunNowOperator(_DurableDeferral, MinDeferral, DatabricksRunNowOperator):
+    """``DatabricksRunNowOperator``, durable when deferrable (see ``_DurableDeferral``), with
+    ``deferral.MinDeferral``."""
 
 
 def submit_run(
@@ -118,6 +120,7 @@ def submit_run(
         json=payload,
         databricks_conn_id=env.databricks.conn_id,
         polling_period_seconds=env.databricks.polling_period_seconds,
+        min_deferral_seconds=env.databricks.min_deferral_seconds,
         deferrable=True,
         outlets=list(outlets),
     )
@@ -136,6 +139,7 @@ def run_job(
         idempotency_token=IDEMPOTENCY_TOKEN,
         databricks_conn_id=env.databricks.conn_id,
         polling_period_seconds=env.databricks.polling_period_seconds,
+        min_deferral_seconds=env.databricks.min_deferral_seconds,
         deferrable=True,
         outlets=list(outlets),
     )
@@ -181,9 +185,9 @@ def databricks_workflow(
 
 def workflow_notebook(
     task_id: str, env: Environment, notebook: str, parameters: Mapping[str, str] | None = None
-) -> DatabricksNotebookOperator:
+) -> WorkflowNotebookOperator:
     """A notebook task of the enclosing ``databricks_workflow``, on its shared job cluster."""
-    return DatabricksNotebookOperator(
+    return WorkflowNotebookOperator(
         task_id=task_id,
         notebook_path=notebook_path(env, notebook),
         source="WORKSPACE",
@@ -191,6 +195,7 @@ def workflow_notebook(
         notebook_params=dict(parameters or {}),
         databricks_conn_id=env.databricks.conn_id,
         polling_period_seconds=env.databricks.polling_period_seconds,
+        min_deferral_seconds=env.databricks.min_deferral_seconds,
         deferrable=True,
     )
 
@@ -211,6 +216,7 @@ def dbt_models_workflow(
         run_timeout_seconds=env.timeouts.run_seconds,
         select_tags=selector_tags(env.dbt.select),
         polling_period_seconds=env.databricks.polling_period_seconds,
+        min_deferral_seconds=env.databricks.min_deferral_seconds,
         extra_job_params={"tags": dict(env.cluster.tags)},
         limits=JobLimits(parallel_tasks_per_cluster=env.dbt.parallel_tasks_per_cluster),
         models_per_task=env.dbt.models_per_task,
