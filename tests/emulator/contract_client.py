@@ -13,13 +13,14 @@ PAYLOADS = Path(__file__).parent / "payloads"
 
 
 def call(emulator: dict, method: str, path: str, body: Any = None, data: bytes | None = None):
-    """`path` after /api/2.2/; `body` sent as JSON, or `data` sent as it is."""
+    """`path` after /api/2.2/ (or a whole path, /api/2.0/...); `body` sent as JSON, or `data`
+    sent as it is."""
     headers = {"Authorization": f"Bearer {emulator['token']}"}
     if data is not None:
         headers["Content-Type"] = "application/json"
     return requests.request(
         method,
-        f"{emulator['url']}/api/2.2/{path}",
+        emulator["url"] + (path if path.startswith("/") else f"/api/2.2/{path}"),
         json=body if data is None else None,
         data=data,
         headers=headers,

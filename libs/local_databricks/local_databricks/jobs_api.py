@@ -26,6 +26,7 @@ from local_databricks.store import read_json, write_json
 RUN_NOW_PARAMS = ("notebook_params", "python_params", "python_named_params", "job_parameters")
 # jobs/list page size: 20 unless asked, at most 100.
 JOBS_PAGE_DEFAULT, JOBS_PAGE_MAX = 20, 100
+RUNS_PAGE_DEFAULT, RUNS_PAGE_MAX = 20, 25  # runs/list: "a limit of 0 ... uses the maximum"
 # Jobs API 2.2 returns at most this many elements of each array of jobs/get and runs/get; the
 # rest follow with next_page_token (arrays with nothing more are empty on later pages).
 ARRAY_PAGE_SIZE = 100
@@ -176,17 +177,7 @@ class JobsApi:
         limit = body.get("limit") or JOBS_PAGE_DEFAULT
         if not 0 < limit <= JOBS_PAGE_MAX:
             raise invalid(f"limit must be between 1 and {JOBS_PAGE_MAX}, got {limit}")
-        token = body.get("page_token")
-        offset = _page_offset(token, "jobs", "jobs/list") if token else body.get("offset", 0)
-        page = found[offset : offset + limit]
-        listing: dict[str, Any] = {"has_more": offset + limit < len(found)}
-        if page:
-            listing["jobs"] = page
-        if listing["has_more"]:
-            listing["next_page_token"] = _page_token("jobs", offset + limit)
-        if offset > 0:
-            listing["prev_page_token"] = _page_token("jobs", max(offset - limit, 0))
-        return listing
+        return _listing(found, "jobs", limit, body, "jobs/list")
 
     def delete(self, body: dict[str, Any]) -> dict[str, Any]:
         self.jobs.delete(body["job_id"])
@@ -321,7 +312,11 @@ class JobsApi:
         if "job_id" not in body and not body.get("all_queued_runs"):
             raise invalid("cancel-all needs job_id or all_queued_runs")
         for run in list(self.scheduler.runs.values()):
-            if not run.done and ("job_id" not in body or run.job_id == body["job_id"]):
+            if "job_id" in body:
+                chosen = run.job_id == body["job_id"] and not run.done
+            else:  # "all queued runs in the workspace", running ones carry on
+                chosen = run.life_cycle_state == "QUEUED"
+            if chosen:
                 self.scheduler.cancel(run)
         return {}
 
@@ -333,9 +328,13 @@ class JobsApi:
             runs = [r for r in runs if not r.done]
         if body.get("completed_only"):
             runs = [r for r in runs if r.done]
-        offset, limit = body.get("offset", 0), body.get("limit") or 25
-        page = [run_dict(r, self.links) for r in runs[offset : offset + limit]]
-        return {"runs": page, "has_more": offset + limit < len(runs)} if page else {}
+        limit = body.get("limit", RUNS_PAGE_DEFAULT) or RUNS_PAGE_MAX  # 0: the maximum
+        if not 0 < limit <= RUNS_PAGE_MAX:
+            raise invalid(f"limit must be between 0 and {RUNS_PAGE_MAX}, got {limit}")
+        listing = _listing(runs, "runs", limit, body, "jobs/runs/list")
+        if "runs" in listing:
+            listing["runs"] = [run_dict(r, self.links) for r in listing["runs"]]
+        return listing
 
     def repair(self, body: dict[str, Any]) -> dict[str, Any]:
         """Rerun the chosen tasks of a finished run, and the tasks downstream of them, in the same
@@ -397,6 +396,22 @@ _SUBMIT_ENVELOPE = {
     "git_source",
     "tasks",
 }
+
+
+def _listing(found: list, kind: str, limit: int, body: dict[str, Any], call: str) -> dict[str, Any]:
+    """The page of ``found`` that ``body`` asks for (``page_token``, else ``offset``), as Jobs API
+    2.2 lists: under ``kind`` (left out when empty), ``has_more`` and the page tokens."""
+    token = body.get("page_token")
+    offset = _page_offset(token, kind, call) if token else body.get("offset", 0)
+    page = found[offset : offset + limit]
+    listing: dict[str, Any] = {"has_more": offset + limit < len(found)}
+    if page:
+        listing[kind] = page
+    if listing["has_more"]:
+        listing["next_page_token"] = _page_token(kind, offset + limit)
+    if offset > 0:
+        listing["prev_page_token"] = _page_token(kind, max(offset - limit, 0))
+    return listing
 
 
 def _page_token(kind: str, offset: int) -> str:

@@ -32,10 +32,11 @@ from local_databricks.jobs_api import JobsApi
 from local_databricks.limits import request_api_version
 from local_databricks.runtimes import spark_versions
 from local_databricks.scheduler import Scheduler
+from local_databricks.sdk_endpoints import is_databricks_endpoint
 from local_databricks.sql_api import SqlApi
 from local_databricks.usage import UsageLedger
 from local_databricks.validation import parse_int64, parse_request, request_schema
-from local_databricks.workspace import WorkspaceApi
+from local_databricks.workspace import RawFile, WorkspaceApi
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,8 @@ class Emulator:
         for (method, path), (method_name, handler) in jobs_api.routes().items():
             self.routes[(method, path)] = (request_schema(method_name), handler)
         for api_handlers in (clusters_api, workspace_api, *apis):
-            for (method, path), ((api, method_name), handler) in api_handlers.routes().items():
-                schema = request_schema(method_name, SDK_APIS[api])
+            for (method, path), (sdk_method, handler) in api_handlers.routes().items():
+                schema = sdk_method and request_schema(sdk_method[1], SDK_APIS[sdk_method[0]])
                 if "{" in path:
                     pattern = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path))
                     self.path_routes.append((method, pattern, schema, handler))
@@ -208,11 +209,18 @@ class EmulatorApp:
         if route.startswith("permissions/jobs/") and method in ("PATCH", "PUT"):
             return _json({})
         found = self.emulator.route(method, route)
+        if found is None and is_databricks_endpoint(method, path):
+            raise ApiError(501, "NOT_IMPLEMENTED", f"'{method} {path}' is a Databricks API the "
+                           "local emulator does not implement (see the README's list of what it "
+                           "emulates)")  # fmt: skip
         if found is None:
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
         schema, handler, path_parameters = found
         body = self._body(request, query, limit) | path_parameters
-        return _json(handler(body if schema is None else parse_request(body, schema)))
+        answer = handler(body if schema is None else parse_request(body, schema))
+        if isinstance(answer, RawFile):
+            return 200, {"Content-Type": "application/octet-stream"}, answer.content
+        return _json(answer)
 
     def _body(
         self, request: Request, query: dict[str, Any], limit: request_body.BodyLimit

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import shutil
+from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
+from local_databricks.dbfs_streams import DbfsStreams
 from local_databricks.errors import ApiError, invalid, not_found
 from local_databricks.layout import (
     NOTEBOOK_HEADERS,
@@ -18,8 +20,10 @@ from local_databricks.layout import (
 from local_databricks.unity_catalog import UnityCatalog
 
 SOURCE_SUFFIXES = (".py", ".sql", ".scala", ".r")
+SOURCE_SUFFIX = {"PYTHON": "py", "SQL": "sql", "SCALA": "scala", "R": "r"}  # export's file_type
 MAX_IMPORT_BYTES = 10 * 1024 * 1024  # workspace/import content: MAX_NOTEBOOK_SIZE_EXCEEDED
 MAX_DBFS_PUT_BYTES = 1024 * 1024  # dbfs/put inline contents: MAX_BLOCK_SIZE_EXCEEDED
+MAX_DBFS_READ_BYTES = 1024 * 1024  # dbfs/read length: MAX_READ_SIZE_EXCEEDED
 # The workspace root and its special folders: the service lets no one delete them.
 UNDELETABLE = ("/", "/Users", "/Shared", "/Repos")
 # (status, error_code) when a file sits where a folder is needed: Workspace/DBFS, Files API.
@@ -30,16 +34,24 @@ FOREIGN_PREFIXES = {"/Volumes/": "the Files API (PUT /api/2.0/fs/files/Volumes/.
                     "/dbfs/": "the DBFS API (POST /api/2.0/dbfs/put)"}
 
 
+class RawFile(NamedTuple):
+    """A handler's answer sent as the bytes themselves, not as JSON."""
+
+    content: bytes
+
+
 class WorkspaceApi:
     def __init__(self, layout: StateLayout) -> None:
         self.layout = layout
         self.unity_catalog = UnityCatalog(layout)
+        self.dbfs_streams = DbfsStreams(layout)
 
     def routes(self) -> dict[tuple[str, str], tuple[tuple[str, str] | None, Any]]:
         """(HTTP method, path after /api/2.x/) -> ((SDK API, method) for validation, handler)."""
         return {
             ("POST", "workspace/import"): (("workspace", "import_"), self.import_),
-            ("GET", "workspace/export"): (("workspace", "export"), self.export),
+            # Not checked against the SDK's export(), which leaves out direct_download.
+            ("GET", "workspace/export"): (None, self.export),
             ("GET", "workspace/get-status"): (("workspace", "get_status"), self.get_status),
             ("POST", "workspace/mkdirs"): (("workspace", "mkdirs"), self.mkdirs),
             ("GET", "workspace/list"): (("workspace", "list"), self.list),
@@ -47,6 +59,11 @@ class WorkspaceApi:
             ("POST", "dbfs/put"): (("dbfs", "put"), self.dbfs_put),
             ("GET", "dbfs/get-status"): (("dbfs", "get_status"), self.dbfs_get_status),
             ("POST", "dbfs/mkdirs"): (("dbfs", "mkdirs"), self.dbfs_mkdirs),
+            ("POST", "dbfs/create"): (("dbfs", "create"), self.dbfs_create),
+            ("POST", "dbfs/add-block"): (("dbfs", "add_block"), self.dbfs_add_block),
+            ("POST", "dbfs/close"): (("dbfs", "close"), self.dbfs_close),
+            ("GET", "dbfs/read"): (("dbfs", "read"), self.dbfs_read),
+            ("GET", "dbfs/list"): (("dbfs", "list"), self.dbfs_list),
         }
 
     # -- workspace -------------------------------------------------------------------------
@@ -96,12 +113,21 @@ class WorkspaceApi:
             raise not_found(f"Path ({path}) doesn't exist.")
         return local
 
-    def export(self, body: dict[str, Any]) -> dict[str, Any]:
+    def export(self, body: dict[str, Any]) -> dict[str, Any] | RawFile:
+        """The content base64-encoded in JSON, or the raw bytes with ``direct_download`` (what
+        databricks-sdk's ``workspace.download`` reads); a notebook's file_type is its source
+        suffix."""
+        if not isinstance(body.get("path"), str):
+            raise invalid("workspace/export needs the path of a file or notebook")
         local = self._existing(body["path"])
         if local.is_dir():
             raise invalid(f"{body['path']} is a directory; export files or notebooks")
         content = local.read_bytes()
-        return {"content": base64.b64encode(content).decode(), "file_type": "py"}
+        if str(body.get("direct_download", "")).lower() == "true":
+            return RawFile(content)
+        exported = {"content": base64.b64encode(content).decode()}
+        language = notebook_language(content)
+        return exported | {"file_type": SOURCE_SUFFIX[language]} if language else exported
 
     def _status(self, path: str, local: Path) -> dict[str, Any]:
         status = {"path": path, "object_id": abs(hash(str(local))) % 10**12}
@@ -122,7 +148,10 @@ class WorkspaceApi:
         return {}
 
     def list(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A folder's objects; a file or notebook lists as itself."""
         local = self._existing(body["path"])
+        if not local.is_dir():
+            return {"objects": [self._status(body["path"], local)]}
         prefix = body["path"].rstrip("/")
         objects = [
             self._status(f"{prefix}/{child.name}", child) for child in sorted(local.iterdir())
@@ -169,16 +198,52 @@ class WorkspaceApi:
         self.layout.write_atomic(target, contents)
         return {}
 
-    def dbfs_get_status(self, body: dict[str, Any]) -> dict[str, Any]:
-        local = self._dbfs(body["path"])
+    def _dbfs_existing(self, path: str) -> Path:
+        local = self._dbfs(path)
         if not local.exists():
-            raise not_found(f"No file or directory exists on path {body['path']}.")
-        return {
-            "path": body["path"],
-            "is_dir": local.is_dir(),
-            "file_size": 0 if local.is_dir() else local.stat().st_size,
-            "modification_time": int(local.stat().st_mtime * 1000),
-        }
+            raise not_found(f"No file or directory exists on path {path}.")
+        return local
+
+    def dbfs_get_status(self, body: dict[str, Any]) -> dict[str, Any]:
+        return _dbfs_status(body["path"], self._dbfs_existing(body["path"]))
+
+    def dbfs_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A folder's files and folders; a file lists as itself."""
+        path, local = body["path"], self._dbfs_existing(body["path"])
+        if not local.is_dir():
+            return {"files": [_dbfs_status(path, local)]}
+        prefix = path.rstrip("/")
+        files = [_dbfs_status(f"{prefix}/{child.name}", child) for child in sorted(local.iterdir())]
+        return {"files": files} if files else {}
+
+    def dbfs_read(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Up to ``length`` bytes (default 0.5 MB, at most 1 MB) from ``offset``, base64."""
+        path, local = body["path"], self._dbfs_existing(body["path"])
+        offset, length = body.get("offset", 0), body.get("length", MAX_DBFS_READ_BYTES // 2)
+        if local.is_dir():
+            raise invalid(f"{path} is a directory; dbfs/read reads files")
+        if offset < 0 or length < 0:
+            raise invalid(f"offset and length must not be negative, got {offset} and {length}")
+        if length > MAX_DBFS_READ_BYTES:
+            raise ApiError(400, "MAX_READ_SIZE_EXCEEDED", f"Cannot read more than 1 MB at once "
+                           f"(length {length}); read the file in parts")  # fmt: skip
+        with local.open("rb") as file:
+            file.seek(offset)
+            data = file.read(length)
+        return {"bytes_read": len(data), "data": base64.b64encode(data).decode()}
+
+    def dbfs_create(self, body: dict[str, Any]) -> dict[str, Any]:
+        path = body["path"]
+        handle = self.dbfs_streams.create(path, self._dbfs(path), bool(body.get("overwrite")))
+        return {"handle": handle}
+
+    def dbfs_add_block(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.dbfs_streams.add_block(body["handle"], _decoded(body.get("data", ""), "data"))
+        return {}
+
+    def dbfs_close(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.dbfs_streams.close(body["handle"], partial(_make_parents, root=self.layout.dbfs))
+        return {}
 
     def dbfs_mkdirs(self, body: dict[str, Any]) -> dict[str, Any]:
         _make_dirs(self._dbfs(body["path"]), body["path"], self.layout.dbfs)
@@ -200,7 +265,8 @@ class WorkspaceApi:
         if method == "PUT":
             if local.is_dir():
                 raise ApiError(409, "ALREADY_EXISTS", f"{path} is a directory")
-            if local.exists() and query.get("overwrite", "false").lower() != "true":
+            # "If true or unspecified, an existing file will be overwritten."
+            if local.exists() and query.get("overwrite", "true").lower() == "false":
                 raise ApiError(409, "ALREADY_EXISTS", f"{path} already exists; pass overwrite=true")
             _make_parents(local, path, self.layout.root, conflict=FILES_CONFLICT)
             self.layout.write_atomic(local, iter(lambda: body.read(1024 * 1024), b""))
@@ -218,9 +284,18 @@ class WorkspaceApi:
         self, method: str, path: str, query: dict[str, str], body: IO[bytes]
     ) -> tuple[int, dict[str, str], bytes]:
         if method != "PUT":
-            raise ApiError(405, "NOT_IMPLEMENTED", f"{method} on fs/directories is not emulated")
+            raise ApiError(501, "NOT_IMPLEMENTED", f"{method} on fs/directories is not emulated")
         _make_dirs(self._files_path(path), path, self.layout.root, conflict=FILES_CONFLICT)
         return 204, {}, b""
+
+
+def _dbfs_status(path: str, local: Path) -> dict[str, Any]:
+    return {
+        "path": path,
+        "is_dir": local.is_dir(),
+        "file_size": 0 if local.is_dir() else local.stat().st_size,
+        "modification_time": int(local.stat().st_mtime * 1000),
+    }
 
 
 def _decoded(text: Any, field: str) -> bytes:

@@ -1,0 +1,34 @@
+"""Databricks' REST endpoints, as databricks-sdk calls them: a request for one the emulator does
+not implement is refused as such (501 NOT_IMPLEMENTED), not answered as a path that does not
+exist, which clients read as "no such object" (databricks-sdk's NotFound)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+import databricks.sdk.service
+
+# self._api.do("GET", f"/api/2.1/unity-catalog/tables/{full_name}", ...) in the SDK's services
+_CALL = re.compile(r'_api\.do\(\s*"(\w+)",\s*f?"(/api/[^"]+)"')
+_PARAMETER = re.compile(r"\{[^}]*\}")
+# /api/2.0/{name}: resource-name endpoints that would match any path; left out.
+_ANY_PATH = re.compile(r"/api/[^/]+/\{")
+
+
+@functools.cache
+def _endpoints() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    calls: set[tuple[str, str]] = set()
+    for source in Path(databricks.sdk.service.__path__[0]).glob("*.py"):
+        calls.update(_CALL.findall(source.read_text(encoding="utf-8")))
+    return tuple(
+        (method, re.compile(".+".join(re.escape(part) for part in _PARAMETER.split(path))))
+        for method, path in sorted(calls)
+        if not _ANY_PATH.match(path)
+    )
+
+
+def is_databricks_endpoint(method: str, path: str) -> bool:
+    """Whether databricks-sdk calls ``method path`` (e.g. GET /api/2.1/unity-catalog/tables/x)."""
+    return any(method == known and pattern.fullmatch(path) for known, pattern in _endpoints())
