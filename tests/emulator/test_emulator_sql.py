@@ -63,6 +63,22 @@ def test_sync_statements_write_and_read_a_delta_table(client):
     assert response.manifest.truncated is False
 
 
+def test_a_table_created_without_a_format_is_delta(client):
+    """Databricks' default table format is Delta: CREATE TABLE without USING makes a Delta
+    table, written and read like any other (the local engine's own default is Parquet)."""
+    for statement in ("CREATE SCHEMA IF NOT EXISTS formats",
+                      "CREATE OR REPLACE TABLE formats.plain (v STRING)",
+                      "INSERT INTO formats.plain VALUES ('a'), ('b')",
+                      "CREATE OR REPLACE TABLE formats.plain_ctas AS SELECT 1 AS one"):
+        done = run_sql(client, statement)
+        assert done.status.state == sql.StatementState.SUCCEEDED, (statement, done.status.error)
+    for table in ("formats.plain", "formats.plain_ctas"):
+        described = run_sql(client, f"DESCRIBE TABLE EXTENDED {table}").result.data_array
+        assert ["Provider", "delta"] in [row[:2] for row in described], described
+    rows = run_sql(client, "SELECT v FROM formats.plain ORDER BY v").result.data_array
+    assert rows == [["a"], ["b"]]
+
+
 def test_replace_where_replaces_one_day_and_refuses_rows_outside_it(client):
     # dbt-databricks' replace_where strategy sends the `table <staged rows>` form.
     for text in ("CREATE SCHEMA IF NOT EXISTS sales",

@@ -66,13 +66,15 @@ def _save(catalog_file: Path, tables: dict[str, dict[str, Any]]) -> None:
     atomic_write(catalog_file, json.dumps(tables, indent=1, sort_keys=True))
 
 
-def set_warehouse(url: str, directory: Path) -> None:
-    """Managed tables of the compute's session go under ``directory``: Sail's default is the
-    relative ./spark-warehouse, and its CREATE TABLE without LOCATION refuses a relative one
-    (Databricks creates a managed table)."""
+def set_table_defaults(url: str, directory: Path) -> None:
+    """Managed tables of the compute's session go under ``directory``, in Delta. Sail's default
+    place is the relative ./spark-warehouse, and its CREATE TABLE without LOCATION refuses a
+    relative one (Databricks creates a managed table); its default format is Parquet, where
+    Databricks' is Delta ("All tables created in Databricks use Delta Lake by default")."""
     spark = _session(url)
     try:
         spark.conf.set("spark.sql.warehouse.dir", str(directory))
+        spark.conf.set("spark.sql.sources.default", "delta")
     finally:
         _close(spark)
 

@@ -131,7 +131,7 @@ class SailCompute:
         try:
             # One server-side session per compute: Sail's catalog lives in the session.
             self.url = compute_url(self._read_port(log_path), session_id)
-            catalog.set_warehouse(self.url, layout.warehouse / "spark-warehouse")
+            catalog.set_table_defaults(self.url, layout.warehouse / "spark-warehouse")
             self._known = self._restore()
         except BaseException:
             self._stop_process()

@@ -23,7 +23,13 @@ from local_databricks.run_views import output_dict, run_dict, task_run_dict
 from local_databricks.scheduler import Run, Scheduler
 from local_databricks.store import read_json, write_json
 
-RUN_NOW_PARAMS = ("notebook_params", "python_params", "python_named_params", "job_parameters")
+RUN_NOW_PARAMS = ("notebook_params", "python_params", "python_named_params", "sql_params",
+                  "job_parameters")
+# What run-now refuses beside job_parameters: "job_parameters can not be used in combination
+# with notebook_params" (the list the Airflow provider keeps for the same reason).
+TASK_PARAMS_EXCLUDING_JOB_PARAMETERS = ("notebook_params", "python_params", "jar_params",
+                                        "spark_submit_params", "python_named_params",
+                                        "dbt_commands")
 # jobs/list page size: 20 unless asked, at most 100.
 JOBS_PAGE_DEFAULT, JOBS_PAGE_MAX = 20, 100
 RUNS_PAGE_DEFAULT, RUNS_PAGE_MAX = 20, 25  # runs/list: "a limit of 0 ... uses the maximum"
@@ -215,7 +221,7 @@ class JobsApi:
         if body.get("only"):
             tasks = [t for t in tasks if t["task_key"] in body["only"]]
         defaults = {p["name"]: p.get("default", "") for p in settings.get("parameters", [])}
-        params = {k: body[k] for k in RUN_NOW_PARAMS if body.get(k)}
+        params = _run_parameters(body)
         if defaults or "job_parameters" in params:
             params["job_parameters"] = defaults | params.get("job_parameters", {})
         self._check_workspace_has_room()
@@ -361,7 +367,7 @@ class JobsApi:
             raise invalid(
                 f"Run {run.run_id} has no task {unknown[0]!r}; its tasks: {sorted(known)}"
             )
-        params = {k: body[k] for k in RUN_NOW_PARAMS if body.get(k)}
+        params = _run_parameters(body)
         repair_id = self.scheduler.repair(
             run,
             rerun_tasks=rerun_tasks,
@@ -396,6 +402,15 @@ _SUBMIT_ENVELOPE = {
     "git_source",
     "tasks",
 }
+
+
+def _run_parameters(body: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a run-now or repair passes to the run's tasks."""
+    if body.get("job_parameters"):
+        for field in TASK_PARAMS_EXCLUDING_JOB_PARAMETERS:
+            if body.get(field):
+                raise invalid(f"job_parameters can not be used in combination with {field}")
+    return {k: body[k] for k in RUN_NOW_PARAMS if body.get(k)}
 
 
 def _listing(found: list, kind: str, limit: int, body: dict[str, Any], call: str) -> dict[str, Any]:

@@ -55,12 +55,22 @@ def task_dict(run: Run, task: TaskRun, links: RunLinks) -> dict[str, Any]:
     out = {
         "run_id": task.run_id,
         "task_key": task.task_key,
-        "state": _state(task.life_cycle_state, task.result_state, task.state_message),
+        "state": _state(_task_life_cycle(run, task), task.result_state, task.state_message),
         "attempt_number": 0,
         "run_page_url": links.page(run.run_id, task.run_id),
         **_durations(task.start_time, task.end_time),
     }
     return out | {k: task.spec[k] for k in _TASK_FIELDS if k in task.spec}
+
+
+def _task_life_cycle(run: Run, task: TaskRun) -> str:
+    """A task of a running run that waits for its upstream tasks is BLOCKED, as on Databricks
+    ("The run is blocked on an upstream dependency"); PENDING is a task waiting for compute."""
+    if task.life_cycle_state == "PENDING" and run.life_cycle_state == "RUNNING":
+        waiting_for = set(task.depends_on)
+        if any(not t.done for t in run.tasks if t.task_key in waiting_for):
+            return "BLOCKED"
+    return task.life_cycle_state
 
 
 def run_dict(run: Run, links: RunLinks, include_history: bool = False) -> dict[str, Any]:
@@ -80,8 +90,12 @@ def run_dict(run: Run, links: RunLinks, include_history: bool = False) -> dict[s
         "attempt_number": 0,
         **_durations(run.start_time, run.end_time),
     }
-    if run.params:
-        out["overriding_parameters"] = run.params
+    overriding = {k: v for k, v in run.params.items() if k != "job_parameters"}
+    if overriding:
+        out["overriding_parameters"] = overriding
+    if "job_parameters" in run.params:  # the run's values, a list as Jobs API 2.2 has it
+        out["job_parameters"] = [{"name": name, "value": value}
+                                 for name, value in run.params["job_parameters"].items()]
     if include_history:
         out["repair_history"] = [_history_item(a) for a in run.attempts]
     return out

@@ -2,7 +2,7 @@
 
 `python -m local_databricks.sail_server STATE_DIR SESSION_ID`, run with the warehouse directory
 as the working directory; the engine points the session's managed tables at its absolute
-./spark-warehouse (`catalog.set_warehouse`).
+./spark-warehouse (`catalog.set_table_defaults`).
 Prints one JSON line {"port": N} once listening and serves until SIGTERM.
 
 The catalog is named hive_metastore, as on a Databricks workspace without Unity Catalog, so

@@ -1,0 +1,70 @@
+"""run-now's parameters and what runs/get shows of them and of waiting tasks, as Jobs API 2.2
+has them."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import upload_notebook, wait_done
+from databricks.sdk.service import jobs
+from emulator.contract_client import call, fail_next_run, ok
+
+NOTEBOOK = "/Users/dev/contract/run_now"
+TASK = {"notebook_task": {"notebook_path": NOTEBOOK},
+        "new_cluster": {"spark_version": "16.4.x-scala2.12", "node_type_id": "local",
+                        "num_workers": 0}}
+
+
+def create_job(emulator, client, *task_keys: str, **settings) -> int:
+    """A job of notebook tasks, each depending on the one before."""
+    upload_notebook(client, NOTEBOOK, "pass\n")
+    tasks = [{"task_key": key, **TASK} | ({"depends_on": [{"task_key": task_keys[i - 1]}]}
+                                          if i else {})
+             for i, key in enumerate(task_keys)]
+    return ok(call(emulator, "POST", "jobs/create", {"name": "run-now", "tasks": tasks,
+                                                     **settings}))["job_id"]
+
+
+def task_states(client, run_id: int) -> dict[str, jobs.RunLifeCycleState]:
+    return {t.task_key: t.state.life_cycle_state for t in client.jobs.get_run(run_id).tasks}
+
+
+def test_job_parameters_cannot_come_with_notebook_params(emulator, client):
+    job_id = create_job(emulator, client, "a")
+    refused = call(emulator, "POST", "jobs/run-now", {
+        "job_id": job_id, "job_parameters": {"day": "1"}, "notebook_params": {"day": "2"}})
+    assert (refused.status_code, refused.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    assert refused.json()["message"] == (
+        "job_parameters can not be used in combination with notebook_params")
+
+
+def test_a_run_shows_its_job_parameters_and_sql_params(emulator, client):
+    job_id = create_job(emulator, client, "a", parameters=[{"name": "day", "default": "d0"},
+                                                           {"name": "env", "default": "local"}])
+    fail_next_run(emulator)
+    run_id = client.jobs.run_now(job_id, job_parameters={"day": "2025-03-01"}).run_id
+    run = wait_done(client, run_id)
+    assert {p.name: p.value for p in run.job_parameters} == {"day": "2025-03-01", "env": "local"}
+    answer = ok(call(emulator, "GET", "jobs/runs/get", {"run_id": run_id}))
+    assert "job_parameters" not in answer.get("overriding_parameters", {})  # not in RunParameters
+
+    fail_next_run(emulator)
+    sql_run = client.jobs.run_now(create_job(emulator, client, "a"), sql_params={"v": "x"}).run_id
+    assert wait_done(client, sql_run).overriding_parameters.sql_params == {"v": "x"}
+
+
+def test_a_task_waiting_for_its_upstream_task_is_blocked(emulator, client):
+    job_id = create_job(emulator, client, "first", "second")
+    ok(call(emulator, "POST", "/emulator/faults", {"run": "hang"}))
+    run_id = client.jobs.run_now(job_id).run_id
+    try:
+        deadline = time.monotonic() + 60
+        states = task_states(client, run_id)
+        while states["first"] != jobs.RunLifeCycleState.RUNNING:
+            assert time.monotonic() < deadline, states
+            time.sleep(0.2)
+            states = task_states(client, run_id)
+        assert states["second"] == jobs.RunLifeCycleState.BLOCKED
+    finally:
+        client.jobs.cancel_run(run_id)
+        wait_done(client, run_id)
