@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import upload_notebook, wait_done
+from conftest import new_cluster, upload_notebook, wait_done
 from databricks.sdk.service import jobs
 from emulator.contract_client import call, fail_next_run, ok
 
@@ -68,3 +68,30 @@ def test_a_task_waiting_for_its_upstream_task_is_blocked(emulator, client):
     finally:
         client.jobs.cancel_run(run_id)
         wait_done(client, run_id)
+
+
+def test_dynamic_value_references_are_filled_in_when_the_task_starts(emulator, client):
+    upload_notebook(client, "/Users/dev/contract/echo", "import json\ndbutils.notebook.exit("
+                    "json.dumps({k: dbutils.widgets.get(k) for k in ('run', 'task', 'when')}))\n")
+    echo = {"notebook_task": {"notebook_path": "/Users/dev/contract/echo", "base_parameters": {
+        "run": "{{job.run_id}}", "task": "{{task.name}}", "when": "day {{ job.parameters.day }}"}}}
+    job_id = ok(call(emulator, "POST", "jobs/create", {
+        "name": "references", "parameters": [{"name": "day", "default": "d0"}],
+        "tasks": [{"task_key": "echo", **TASK, **echo}]}))["job_id"]
+    run = wait_done(client, client.jobs.run_now(job_id, job_parameters={"day": "2025-03-01"})
+                    .run_id)
+    (task,) = run.tasks
+    output = client.jobs.get_run_output(task.run_id).notebook_output.result
+    assert output == f'{{"run": "{run.run_id}", "task": "echo", "when": "day 2025-03-01"}}'
+
+
+def test_an_unknown_dynamic_value_reference_fails_the_task_naming_it(emulator, client):
+    upload_notebook(client, NOTEBOOK, "pass\n")
+    run_id = client.jobs.submit(run_name="unknown-reference", tasks=[jobs.SubmitTask(
+        task_key="a", notebook_task=jobs.NotebookTask(
+            notebook_path=NOTEBOOK, base_parameters={"x": "{{tasks.b.values.y}}"}),
+        new_cluster=new_cluster("16.4.x-scala2.12"))]).run_id
+    (task,) = wait_done(client, run_id).tasks
+    assert task.state.result_state == jobs.RunResultState.FAILED
+    assert "{{tasks.b.values.y}} is not one the local emulator fills in" in \
+        task.state.state_message

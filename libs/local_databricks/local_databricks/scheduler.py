@@ -19,6 +19,7 @@ import time
 import traceback
 from typing import Any
 
+from local_databricks import dynamic_values
 from local_databricks.cluster_env import task_environment
 from local_databricks.cluster_pool import ClusterPool
 from local_databricks.clusters_api import ClusterStore
@@ -424,6 +425,9 @@ class Scheduler:
                 self.warehouse, self.layout, task.spec, run.params, task.log_path, should_stop
             )
         spec = build_spec(task.spec, run.params)
+        values = dynamic_values.references(run, task)
+        spec |= {key: dynamic_values.resolve(spec[key], values, task.task_key)
+                 for key in ("parameters", "named_parameters") if key in spec}
         try:
             with clusters.use(task.spec, should_stop) as cluster:
                 self._mark_running(run, task)
