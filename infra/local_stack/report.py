@@ -107,12 +107,12 @@ def task_failure(emulator: EmulatorEndpoint, dag_id: str, task_id: str, run_ids:
     task_key = hashlib.md5(f"{dag_id}__{task_id}".encode()).hexdigest()
     for run_id in reversed(list(run_ids)):
         run = emulator.get("/api/2.2/jobs/runs/get", run_id=run_id)
-        for part in [run, *run.get("tasks", [])]:
-            state = part.get("state", {})
-            ours = (part.get("task_key") == task_key
-                    or part.get("run_name", "").endswith(f".{dag_id}.{task_id}"))
+        submitted = run.get("run_name", "").endswith(f".{dag_id}.{task_id}")
+        for task in run.get("tasks", []):  # outputs are per task run, as on Databricks
+            state = task.get("state", {})
+            ours = submitted or task.get("task_key") == task_key
             if ours and state.get("result_state") not in (None, "SUCCESS"):
-                output = emulator.get("/api/2.2/jobs/runs/get-output", run_id=part["run_id"])
+                output = emulator.get("/api/2.2/jobs/runs/get-output", run_id=task["run_id"])
                 error = output.get("error") or state.get("state_message") or state["result_state"]
                 return TaskFailure(task_id, run.get("run_page_url"), first_line(error))
     return TaskFailure(task_id, None, "no failed Databricks run: see the task's log")

@@ -34,3 +34,9 @@ def test_failed_python_file_task_reports_its_error_line_and_output_tail(emulator
     )
     assert "loading orders for the day" in output["error_trace"]
     assert "usage: load_orders [-h] --date DATE" in output["error_trace"]
+
+    # The run's own id has no output, even with one task: Databricks sends callers to its tasks.
+    whole_run = call(emulator, "GET", "jobs/runs/get-output", {"run_id": run_id})
+    assert (whole_run.status_code, whole_run.json()["error_code"]) == (
+        400, "INVALID_PARAMETER_VALUE")
+    assert "retrieve the output of each individual task run" in whole_run.json()["message"]

@@ -136,6 +136,28 @@ REFUSALS = {
         "INVALID_PARAMETER_VALUE",
         "depends on unknown task 'b'",
     ),
+    "a task depending on itself": (
+        "jobs/create",
+        {"name": "x", "tasks": [{"task_key": "a", "depends_on": [{"task_key": "a"}], **NOTEBOOK}]},
+        "INVALID_PARAMETER_VALUE",
+        "Invalid dependency graph, task 'a' can not reference itself.",
+    ),
+    "tasks depending on each other": (
+        "jobs/create",
+        {"name": "x", "tasks": [
+            {"task_key": "a", "depends_on": [{"task_key": "c"}], **NOTEBOOK},
+            {"task_key": "b", "depends_on": [{"task_key": "a"}], **NOTEBOOK},
+            {"task_key": "c", "depends_on": [{"task_key": "b"}], **NOTEBOOK}]},
+        "INVALID_PARAMETER_VALUE",
+        "Invalid dependency graph, the tasks a -> c -> b -> a depend on each other in a cycle.",
+    ),
+    "a task key with a dot": (
+        "jobs/runs/submit",
+        {"run_name": "x", "tasks": [{"task_key": "grp.load", **NOTEBOOK}]},
+        "INVALID_PARAMETER_VALUE",
+        "Task key 'grp.load' contains an invalid character. Only alphanumeric, - and _ "
+        "characters are permitted.",
+    ),
     "idempotency_token over 64 characters": (
         "jobs/runs/submit",
         _submit_task(**NOTEBOOK) | {"idempotency_token": "t" * 65},

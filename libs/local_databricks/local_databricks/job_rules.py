@@ -3,7 +3,8 @@
 Checked on the normalised request, before anything is stored or started, so a job that cannot
 run locally is refused at the call that defines it, naming the task and the fix:
 - at most 1,000 tasks, and more than 100 only on Jobs API 2.2 (limits.py);
-- task keys are unique and depends_on names a task of the same job;
+- task keys are unique, of letters, digits, - and _, and depends_on names a task of the same
+  job, with no task depending on itself (directly or in a cycle);
 - each task has a task type the local engine runs (JVM tasks are refused: Sail has no JVM);
 - every cluster spec names a runtime the service offers (runtimes.py);
 - existing_cluster_id names a cluster of the Clusters API, job_cluster_key one of job_clusters.
@@ -11,6 +12,7 @@ run locally is refused at the call that defines it, naming the task and the fix:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from local_databricks.clusters_api import ClusterStore
@@ -20,6 +22,7 @@ from local_databricks.limits import check_task_count
 from local_databricks.runtimes import runtime_for
 
 JVM_KINDS = ("spark_jar_task", "spark_submit_task")
+TASK_KEY = re.compile(r"[A-Za-z0-9_-]+")
 # Python tasks run on a cluster's process (executor); sql_task runs on the SQL warehouse.
 RUNNABLE_KINDS = (*SUPPORTED_KINDS, "sql_task")
 
@@ -45,9 +48,14 @@ def check_tasks(
 ) -> None:
     check_task_count(len(tasks))
     keys = [t["task_key"] for t in tasks]
+    for key in keys:
+        if not TASK_KEY.fullmatch(key):
+            raise invalid(f"Task key '{key}' contains an invalid character. Only alphanumeric, "
+                          "- and _ characters are permitted.")  # fmt: skip
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
         raise invalid(f"Task key {duplicates[0]!r} is used by more than one task in '{where}'")
+    _check_acyclic(tasks)
     for i, task in enumerate(tasks):
         name = f"{where}[{i}] ({task['task_key']!r})"
         for dep in task.get("depends_on", []):
@@ -67,6 +75,33 @@ def check_tasks(
             raise invalid(
                 f"Task {name}: job_cluster_key {key!r} is not defined in the job's job_clusters"
             )
+
+
+def _check_acyclic(tasks: list[dict[str, Any]]) -> None:
+    """Refuse a task that depends on itself, directly or through other tasks: its run would
+    wait forever. Depth-first over depends_on, without recursion (a chain may be 1,000 long)."""
+    upstream = {t["task_key"]: [d["task_key"] for d in t.get("depends_on", [])] for t in tasks}
+    finished: set[str] = set()
+    for start in upstream:
+        if start in finished:
+            continue
+        path, stack = [start], [iter(upstream[start])]
+        while stack:
+            parent = next(stack[-1], None)
+            if parent is None:
+                finished.add(path.pop())
+                stack.pop()
+            elif parent in path:
+                cycle = path[path.index(parent) :]
+                if len(cycle) == 1:
+                    raise invalid(
+                        f"Invalid dependency graph, task '{parent}' can not reference itself."
+                    )
+                raise invalid("Invalid dependency graph, the tasks "
+                              f"{' -> '.join((*cycle, parent))} depend on each other in a cycle.")
+            elif parent not in finished and parent in upstream:
+                path.append(parent)
+                stack.append(iter(upstream[parent]))
 
 
 def _check_kind(task: dict[str, Any], name: str) -> None:

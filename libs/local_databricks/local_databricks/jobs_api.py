@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import time
 from pathlib import Path
@@ -256,7 +257,9 @@ class JobsApi:
         tasks = body.get("tasks")
         if not tasks:
             legacy = {k: v for k, v in body.items() if k not in _SUBMIT_ENVELOPE}
-            tasks = [{"task_key": run_name, **legacy}]
+            # The one task takes the run's name as its key, in the characters keys may have.
+            tasks = [{"task_key": re.sub(r"[^A-Za-z0-9_-]", "_", run_name)[:100] or "task",
+                      **legacy}]
         check_tasks(tasks, self.clusters)
         self._check_workspace_has_room()
         self._creations.record()
@@ -301,13 +304,11 @@ class JobsApi:
 
     def get_output(self, body: dict[str, Any]) -> dict[str, Any]:
         run, task = self._find(body["run_id"])
-        if task is None:
-            if len(run.tasks) != 1:
-                raise invalid(
-                    "Retrieving the output of runs with multiple tasks is not supported. "
-                    "Please retrieve the output of each individual task run instead."
-                )
-            task = run.tasks[0]
+        if task is None:  # a job or submit run, even of one task: its tasks have the output
+            raise invalid(
+                "Retrieving the output of runs with multiple tasks is not supported. "
+                "Please retrieve the output of each individual task run instead."
+            )
         return output_dict(run, task, self.links)
 
     def cancel(self, body: dict[str, Any]) -> dict[str, Any]:
