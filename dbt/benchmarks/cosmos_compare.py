@@ -73,6 +73,7 @@ def ours_dag(manifest: Path):
         target="prod",
         environment="prod",
         run_timeout_seconds=3600,
+        min_deferral_seconds=30,
     )
     with DAG("bench_ours", schedule=None, start_date=START) as dag:
         dbt_workflow(manifest, config)

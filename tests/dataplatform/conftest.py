@@ -46,6 +46,7 @@ def workflow_config(job_clusters: list[dict] | None = None, **overrides: Any):
         target="test",
         environment="test",
         run_timeout_seconds=3600,
+        min_deferral_seconds=30,
         **overrides,
     )
 

@@ -3,6 +3,7 @@ has them."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from conftest import new_cluster, upload_notebook, wait_done
@@ -71,18 +72,22 @@ def test_a_task_waiting_for_its_upstream_task_is_blocked(emulator, client):
 
 
 def test_dynamic_value_references_are_filled_in_when_the_task_starts(emulator, client):
+    widgets = ("run", "task", "when", "first", "text")
     upload_notebook(client, "/Users/dev/contract/echo", "import json\ndbutils.notebook.exit("
-                    "json.dumps({k: dbutils.widgets.get(k) for k in ('run', 'task', 'when')}))\n")
+                    f"json.dumps({{k: dbutils.widgets.get(k) for k in {widgets}}}))\n")
     echo = {"notebook_task": {"notebook_path": "/Users/dev/contract/echo", "base_parameters": {
-        "run": "{{job.run_id}}", "task": "{{task.name}}", "when": "day {{ job.parameters.day }}"}}}
+        "run": "{{job.run_id}}", "task": "{{task.name}}", "when": "day {{ job.parameters.day }}",
+        "text": "{{not_a_reference}}"}}}  # outside the references' namespaces: left as it is
     job_id = ok(call(emulator, "POST", "jobs/create", {
-        "name": "references", "parameters": [{"name": "day", "default": "d0"}],
-        "tasks": [{"task_key": "echo", **TASK, **echo}]}))["job_id"]
+        "name": "references", "tasks": [{"task_key": "echo", **TASK, **echo}],
+        "parameters": [{"name": "day", "default": "d0"},
+                       {"name": "first", "default": "{{job.run_id}}"}]}))["job_id"]
     run = wait_done(client, client.jobs.run_now(job_id, job_parameters={"day": "2025-03-01"})
                     .run_id)
     (task,) = run.tasks
-    output = client.jobs.get_run_output(task.run_id).notebook_output.result
-    assert output == f'{{"run": "{run.run_id}", "task": "echo", "when": "day 2025-03-01"}}'
+    output = json.loads(client.jobs.get_run_output(task.run_id).notebook_output.result)
+    assert output == {"run": str(run.run_id), "task": "echo", "when": "day 2025-03-01",
+                      "first": str(run.run_id), "text": "{{not_a_reference}}"}
 
 
 def test_an_unknown_dynamic_value_reference_fails_the_task_naming_it(emulator, client):

@@ -67,8 +67,6 @@ def test_a_day_whose_run_was_deleted_runs_again_on_databricks(api, emulator):
     again = api.wait_for_run(INGEST, api.trigger(INGEST, day, dag_run_id=run_id)["dag_run_id"])
 
     assert again["state"] == "success", failed_tasks(api, again)
-    # The task started again at try 1: the run_id and try number of the deleted run's first try.
-    assert tries(api, run_id)[0][0] == 1, tries(api, run_id)
     (second,) = databricks_run_ids(api, again)
     assert second != first, "the deleted run's Databricks run was returned, nothing ran"
     assert emulator.run(second)["state"]["result_state"] == "SUCCESS"

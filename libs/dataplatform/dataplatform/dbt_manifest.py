@@ -66,12 +66,12 @@ class DbtWorkflowConfig:
     target: str
     environment: str  # the job is named <environment>.<dag_id>.<group_id>
     run_timeout_seconds: int
+    min_deferral_seconds: float  # see deferral.MinDeferral
     job_cluster_key: str = DEFAULT_JOB_CLUSTER_KEY
     select_tags: Collection[str] = ()
     package_name: str = "dbt_runner"
     entry_point: str = "dbt-runner"
     polling_period_seconds: int = 30
-    min_deferral_seconds: int = 30  # see deferral.MinDeferral
     deferrable: bool = True
     extra_job_params: Mapping[str, Any] = field(default_factory=dict)
     limits: JobLimits = JobLimits()

@@ -44,12 +44,16 @@ class MinDeferralTrigger(DatabricksExecutionTrigger):
         return f"{__name__}.{type(self).__qualname__}", {**kwargs, "not_before": self.not_before}
 
     async def run(self):
-        async for event in super().run():
-            wait = (datetime.fromisoformat(self.not_before) - datetime.now(UTC)).total_seconds()
-            if wait > 0:
-                self.log.info("run %s ended; resuming the task in %.1f s", self.run_id, wait)
-                await asyncio.sleep(wait)
-            yield event
+        events = super().run()
+        try:  # the provider's trigger yields one event; its connection closes before the wait
+            event = await anext(events)
+        finally:
+            await events.aclose()
+        wait = (datetime.fromisoformat(self.not_before) - datetime.now(UTC)).total_seconds()
+        if wait > 0:
+            self.log.info("run %s ended; resuming the task in %.1f s", self.run_id, wait)
+            await asyncio.sleep(wait)
+        yield event
 
 
 class MinDeferral(BaseOperator):

@@ -1,8 +1,12 @@
 """Databricks' dynamic value references in task parameters (``{{job.run_id}}``,
-``{{job.parameters.day}}``...), filled in when the task starts, as Databricks does.
+``{{job.parameters.day}}``...), filled in when the task starts, as Databricks does; job
+parameter values may hold references too.
 
-A reference the emulator does not know (``{{tasks.<key>.values.<name>}}``, a typo) fails the
-task naming it: it never reaches the task as literal text, which on Databricks it would not.
+Text in double braces outside the references' namespaces (``job.``, ``task.``, ``tasks.``,
+``workspace.``) stays as it is, as on Databricks. A name inside them that the emulator does not
+fill in (``{{tasks.<key>.values.<name>}}``, ``{{job.trigger.type}}``, a typo) fails the task
+naming it, rather than reaching the task as text (Databricks refuses a mistyped one when the job
+is saved).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from local_databricks.executor import UnsupportedTaskError
 from local_databricks.run_model import Run, TaskRun
 
 REFERENCE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+NAMESPACES = ("job.", "task.", "tasks.", "workspace.")
 
 
 def references(run: Run, task: TaskRun) -> dict[str, str]:
@@ -39,7 +44,7 @@ def references(run: Run, task: TaskRun) -> dict[str, str]:
         "start_time": str(run.start_time),
     }
     for name, value in run.params.get("job_parameters", {}).items():
-        values[f"job.parameters.{name}"] = str(value)
+        values[f"job.parameters.{name}"] = resolve(str(value), values, task.task_key)
     return values
 
 
@@ -53,6 +58,8 @@ def resolve(value: Any, values: dict[str, str], task_key: str) -> Any:
         return value
 
     def fill(match: re.Match[str]) -> str:
+        if match[1] not in values and not match[1].startswith(NAMESPACES):
+            return match[0]
         if match[1] not in values:
             raise UnsupportedTaskError(
                 f"Task {task_key!r}: the dynamic value reference {match[0]} is not one the local "

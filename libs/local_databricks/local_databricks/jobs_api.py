@@ -419,6 +419,8 @@ def _listing(found: list, kind: str, limit: int, body: dict[str, Any], call: str
     2.2 lists: under ``kind`` (left out when empty), ``has_more`` and the page tokens."""
     token = body.get("page_token")
     offset = _page_offset(token, kind, call) if token else body.get("offset", 0)
+    if offset < 0:
+        raise invalid(f"offset must not be negative, got {offset}")
     page = found[offset : offset + limit]
     listing: dict[str, Any] = {"has_more": offset + limit < len(found)}
     if page:

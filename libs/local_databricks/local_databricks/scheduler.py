@@ -419,13 +419,16 @@ class Scheduler:
                 return "TIMEDOUT"
             return None
 
+        values = dynamic_values.references(run, task)
+        params = dynamic_values.resolve(run.params, values, task.task_key)
         if "sql_task" in task.spec:
             self._mark_running(run, task)
-            return run_sql_task(
-                self.warehouse, self.layout, task.spec, run.params, task.log_path, should_stop
-            )
-        spec = build_spec(task.spec, run.params)
-        values = dynamic_values.references(run, task)
+            sql = task.spec["sql_task"]
+            sql = sql | {"parameters": dynamic_values.resolve(sql.get("parameters", {}), values,
+                                                              task.task_key)}
+            return run_sql_task(self.warehouse, self.layout, task.spec | {"sql_task": sql},
+                                params, task.log_path, should_stop)
+        spec = build_spec(task.spec, params)
         spec |= {key: dynamic_values.resolve(spec[key], values, task.task_key)
                  for key in ("parameters", "named_parameters") if key in spec}
         try:

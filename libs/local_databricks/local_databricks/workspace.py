@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from local_databricks.dbfs_streams import DbfsStreams
+from local_databricks.dbfs_streams import MAX_BLOCK_BYTES, DbfsStreams
 from local_databricks.errors import ApiError, invalid, not_found
 from local_databricks.layout import (
     NOTEBOOK_HEADERS,
@@ -20,9 +20,8 @@ from local_databricks.layout import (
 from local_databricks.unity_catalog import UnityCatalog
 
 SOURCE_SUFFIXES = (".py", ".sql", ".scala", ".r")
-SOURCE_SUFFIX = {"PYTHON": "py", "SQL": "sql", "SCALA": "scala", "R": "r"}  # export's file_type
+EXPORT_FILE_TYPE = {"PYTHON": "py", "SQL": "sql", "SCALA": "scala", "R": "r"}  # by language
 MAX_IMPORT_BYTES = 10 * 1024 * 1024  # workspace/import content: MAX_NOTEBOOK_SIZE_EXCEEDED
-MAX_DBFS_PUT_BYTES = 1024 * 1024  # dbfs/put inline contents: MAX_BLOCK_SIZE_EXCEEDED
 MAX_DBFS_READ_BYTES = 1024 * 1024  # dbfs/read length: MAX_READ_SIZE_EXCEEDED
 # The workspace root and its special folders: the service lets no one delete them.
 UNDELETABLE = ("/", "/Users", "/Shared", "/Repos")
@@ -127,7 +126,7 @@ class WorkspaceApi:
             return RawFile(content)
         exported = {"content": base64.b64encode(content).decode()}
         language = notebook_language(content)
-        return exported | {"file_type": SOURCE_SUFFIX[language]} if language else exported
+        return exported | {"file_type": EXPORT_FILE_TYPE[language]} if language else exported
 
     def _status(self, path: str, local: Path) -> dict[str, Any]:
         status = {"path": path, "object_id": abs(hash(str(local))) % 10**12}
@@ -183,7 +182,7 @@ class WorkspaceApi:
         path = body["path"]
         target = self._dbfs(path)
         contents = _decoded(body.get("contents", ""), "contents")
-        if len(contents) > MAX_DBFS_PUT_BYTES:
+        if len(contents) > MAX_BLOCK_BYTES:
             raise ApiError(
                 400,
                 "MAX_BLOCK_SIZE_EXCEEDED",
