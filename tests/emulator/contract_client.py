@@ -24,8 +24,20 @@ def call(emulator: dict, method: str, path: str, body: Any = None, data: bytes |
         json=body if data is None else None,
         data=data,
         headers=headers,
-        timeout=30,
+        timeout=60,
     )
+
+
+def wait_for_tasks(emulator: dict, run_id: int, done, timeout: float = 120) -> dict:
+    """Poll runs/get until `done(tasks by key)` holds; returns those tasks."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = call(emulator, "GET", "jobs/runs/get", {"run_id": run_id}).json()
+        by_key = {task["task_key"]: task for task in run["tasks"]}
+        if done(by_key):
+            return by_key
+        time.sleep(0.3)
+    raise AssertionError(f"run {run_id}: tasks never reached the expected states: {by_key}")
 
 
 def ok(response) -> dict[str, Any]:

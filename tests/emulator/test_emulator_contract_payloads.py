@@ -149,7 +149,7 @@ REFUSALS = {
             {"task_key": "b", "depends_on": [{"task_key": "a"}], **NOTEBOOK},
             {"task_key": "c", "depends_on": [{"task_key": "b"}], **NOTEBOOK}]},
         "INVALID_PARAMETER_VALUE",
-        "Invalid dependency graph, the tasks a -> c -> b -> a depend on each other in a cycle.",
+        "Invalid dependency graph, the tasks a -> b -> c -> a depend on each other in a cycle.",
     ),
     "a task key with a dot": (
         "jobs/runs/submit",

@@ -4,11 +4,10 @@ has them."""
 from __future__ import annotations
 
 import json
-import time
 
 from conftest import new_cluster, upload_notebook, wait_done
 from databricks.sdk.service import jobs
-from emulator.contract_client import call, fail_next_run, ok
+from emulator.contract_client import call, fail_next_run, ok, wait_for_tasks
 
 NOTEBOOK = "/Users/dev/contract/run_now"
 TASK = {"notebook_task": {"notebook_path": NOTEBOOK},
@@ -24,10 +23,6 @@ def create_job(emulator, client, *task_keys: str, **settings) -> int:
              for i, key in enumerate(task_keys)]
     return ok(call(emulator, "POST", "jobs/create", {"name": "run-now", "tasks": tasks,
                                                      **settings}))["job_id"]
-
-
-def task_states(client, run_id: int) -> dict[str, jobs.RunLifeCycleState]:
-    return {t.task_key: t.state.life_cycle_state for t in client.jobs.get_run(run_id).tasks}
 
 
 def test_job_parameters_cannot_come_with_notebook_params(emulator, client):
@@ -59,13 +54,9 @@ def test_a_task_waiting_for_its_upstream_task_is_blocked(emulator, client):
     ok(call(emulator, "POST", "/emulator/faults", {"run": "hang"}))
     run_id = client.jobs.run_now(job_id).run_id
     try:
-        deadline = time.monotonic() + 60
-        states = task_states(client, run_id)
-        while states["first"] != jobs.RunLifeCycleState.RUNNING:
-            assert time.monotonic() < deadline, states
-            time.sleep(0.2)
-            states = task_states(client, run_id)
-        assert states["second"] == jobs.RunLifeCycleState.BLOCKED
+        tasks = wait_for_tasks(emulator, run_id,
+                               lambda ts: ts["first"]["state"]["life_cycle_state"] == "RUNNING")
+        assert tasks["second"]["state"]["life_cycle_state"] == "BLOCKED"
     finally:
         client.jobs.cancel_run(run_id)
         wait_done(client, run_id)

@@ -14,14 +14,9 @@ import requests
 from conftest import serve_emulator, upload_notebook, wait_done
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service import jobs
+from emulator.contract_client import call, wait_for_tasks
 
 NOTEBOOK = "/Shared/limits/noop"
-
-
-def call(server, method: str, path: str, body: dict) -> requests.Response:
-    headers = {"Authorization": f"Bearer {server['token']}"}
-    url = f"{server['url']}{path}"
-    return requests.request(method, url, json=body, headers=headers, timeout=60)
 
 
 def tasks(count: int, **fields) -> list[dict]:
@@ -67,18 +62,6 @@ def start_hanging_job(server, task_count: int) -> tuple[int, int]:
     started = call(server, "POST", "/api/2.2/jobs/run-now", {"job_id": job_id})
     assert started.status_code == 200, started.text
     return job_id, started.json()["run_id"]
-
-
-def wait_for_tasks(server, run_id: int, done, timeout: float = 120) -> dict:
-    """Poll runs/get until `done(tasks by key)` holds; returns those tasks."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = call(server, "GET", "/api/2.2/jobs/runs/get", {"run_id": run_id}).json()
-        by_key = {task["task_key"]: task for task in run["tasks"]}
-        if done(by_key):
-            return by_key
-        time.sleep(0.3)
-    raise AssertionError(f"run {run_id}: tasks never reached the expected states: {by_key}")
 
 
 def stop(server, run_id: int) -> None:

@@ -13,6 +13,7 @@ run locally is refused at the call that defines it, naming the task and the fix:
 from __future__ import annotations
 
 import re
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from local_databricks.clusters_api import ClusterStore
@@ -79,29 +80,18 @@ def check_tasks(
 
 def _check_acyclic(tasks: list[dict[str, Any]]) -> None:
     """Refuse a task that depends on itself, directly or through other tasks: its run would
-    wait forever. Depth-first over depends_on, without recursion (a chain may be 1,000 long)."""
+    wait forever."""
     upstream = {t["task_key"]: [d["task_key"] for d in t.get("depends_on", [])] for t in tasks}
-    finished: set[str] = set()
-    for start in upstream:
-        if start in finished:
-            continue
-        path, stack = [start], [iter(upstream[start])]
-        while stack:
-            parent = next(stack[-1], None)
-            if parent is None:
-                finished.add(path.pop())
-                stack.pop()
-            elif parent in path:
-                cycle = path[path.index(parent) :]
-                if len(cycle) == 1:
-                    raise invalid(
-                        f"Invalid dependency graph, task '{parent}' can not reference itself."
-                    )
-                raise invalid("Invalid dependency graph, the tasks "
-                              f"{' -> '.join((*cycle, parent))} depend on each other in a cycle.")
-            elif parent not in finished and parent in upstream:
-                path.append(parent)
-                stack.append(iter(upstream[parent]))
+    try:
+        TopologicalSorter(upstream).prepare()
+    except CycleError as error:
+        cycle = error.args[1]  # in run order, the first task again at the end
+        if len(cycle) == 2:
+            raise invalid(
+                f"Invalid dependency graph, task '{cycle[0]}' can not reference itself."
+            ) from None
+        raise invalid("Invalid dependency graph, the tasks "
+                      f"{' -> '.join(cycle)} depend on each other in a cycle.") from None
 
 
 def _check_kind(task: dict[str, Any], name: str) -> None:
